@@ -1,0 +1,293 @@
+// Public surface of the SIP message layer. Everything above the parser talks to these types only.
+// Header values are kept as received (byte-exact for unknown headers); the typed accessors parse
+// on first use and cache, so routing pays only for what it reads.
+
+export type TransportName = 'UDP' | 'TCP' | 'TLS';
+
+export interface UriParams {
+  /** lowercase name -> value (null for a flag parameter such as ;lr) */
+  readonly [name: string]: string | null;
+}
+
+/** sip:, sips: or tel: URI. Other schemes parse with scheme set and host empty (see isSipUri). */
+export interface SipUri {
+  scheme: string;             // lowercase: 'sip' | 'sips' | 'tel' | other
+  user?: string;              // still %-escaped as on the wire
+  password?: string;
+  host: string;               // IPv6 kept in brackets: '[::1]'
+  port?: number;
+  params: Record<string, string | null>;
+  headers?: string;           // raw text after '?', without the '?'
+  /** for tel: the number, for unknown schemes everything after ':' */
+  opaque?: string;
+}
+
+export interface NameAddr {
+  display?: string;           // unquoted and unescaped
+  uri: SipUri;
+  uriText: string;            // the URI exactly as written
+  params: Record<string, string | null>; // header params, e.g. tag, expires, q
+}
+
+export interface Via {
+  protocol: string;           // 'SIP/2.0'
+  transport: string;          // uppercase, e.g. 'UDP'
+  host: string;               // IPv6 in brackets
+  port?: number;
+  params: Record<string, string | null>; // branch, received, rport (null when empty), maddr, ttl
+}
+
+export interface CSeq { seq: number; method: string }
+
+export interface Credentials {
+  scheme: string;             // 'Digest'
+  params: Record<string, string>; // unquoted values: username realm nonce uri response algorithm cnonce nc qop opaque
+}
+
+export interface HeaderField {
+  /** canonical lowercase long name ('v' -> 'via'); used for lookup */
+  key: string;
+  /** name as received or as set, used when serializing */
+  name: string;
+  /** value as received, one line, LWS folding collapsed to one space, not otherwise touched */
+  value: string;
+}
+
+/**
+ * Where a message came from / goes to. `transport` connection id lets responses and in-dialog
+ * requests reuse a TCP/TLS connection.
+ */
+export interface Endpoint {
+  transport: TransportName;
+  address: string;            // IP literal, IPv6 without brackets
+  port: number;
+  connectionId?: number;
+}
+
+import { canonicalHeaderKey, parseCSeq, parseNameAddr, parseVia, splitHeaderValues } from './headers.js';
+
+export abstract class SipMessage {
+  abstract readonly isRequest: boolean;
+  headers: HeaderField[];
+  body: Buffer;
+  /** set by the transport layer on receipt */
+  source?: Endpoint;
+  private cache: Map<string, unknown> | undefined;
+
+  constructor(headers: HeaderField[] = [], body: Buffer = EMPTY_BODY) {
+    this.headers = headers;
+    this.body = body;
+  }
+
+  get(key: string): string | undefined {
+    const k = canonicalHeaderKey(key);
+    for (const h of this.headers) if (h.key === k) return h.value;
+    return undefined;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Every value of a header, splitting comma-separated lists and joining repeated lines. */
+  getAll(key: string): string[] {
+    const k = canonicalHeaderKey(key);
+    const out: string[] = [];
+    for (const h of this.headers) if (h.key === k) out.push(...splitHeaderValues(h.value));
+    return out;
+  }
+
+  /** Replace every line of this header with one line. */
+  set(name: string, value: string): this {
+    const key = canonicalHeaderKey(name);
+    const i = this.headers.findIndex((h) => h.key === key);
+    this.remove(key);
+    const field = { key, name, value };
+    if (i >= 0) this.headers.splice(Math.min(i, this.headers.length), 0, field);
+    else this.headers.push(field);
+    return this;
+  }
+
+  add(name: string, value: string): this {
+    this.headers.push({ key: canonicalHeaderKey(name), name, value });
+    this.cache = undefined;
+    return this;
+  }
+
+  /** Insert before the first line of the same header (Via, Record-Route), or at the top. */
+  prepend(name: string, value: string): this {
+    const key = canonicalHeaderKey(name);
+    const i = this.headers.findIndex((h) => h.key === key);
+    this.headers.splice(i >= 0 ? i : 0, 0, { key, name, value });
+    this.cache = undefined;
+    return this;
+  }
+
+  remove(name: string): this {
+    const key = canonicalHeaderKey(name);
+    this.headers = this.headers.filter((h) => h.key !== key);
+    this.cache = undefined;
+    return this;
+  }
+
+  /** Remove the first value of a possibly comma-joined header (the top Via). */
+  removeFirstValue(name: string): this {
+    const key = canonicalHeaderKey(name);
+    const i = this.headers.findIndex((h) => h.key === key);
+    if (i < 0) return this;
+    const rest = splitHeaderValues(this.headers[i].value).slice(1);
+    if (rest.length === 0) this.headers.splice(i, 1);
+    else this.headers[i] = { ...this.headers[i], value: rest.join(', ') };
+    this.cache = undefined;
+    return this;
+  }
+
+  private cached<T>(key: string, compute: () => T): T {
+    if (!this.cache) this.cache = new Map();
+    if (this.cache.has(key)) return this.cache.get(key) as T;
+    const v = compute();
+    this.cache.set(key, v);
+    return v;
+  }
+
+  get callId(): string {
+    return this.get('call-id') ?? '';
+  }
+
+  cseq(): CSeq | null {
+    return this.cached('cseq', () => {
+      const v = this.get('cseq');
+      return v === undefined ? null : parseCSeq(v);
+    });
+  }
+
+  from(): NameAddr | null {
+    return this.cached('from', () => {
+      const v = this.get('from');
+      return v === undefined ? null : parseNameAddr(v);
+    });
+  }
+
+  to(): NameAddr | null {
+    return this.cached('to', () => {
+      const v = this.get('to');
+      return v === undefined ? null : parseNameAddr(v);
+    });
+  }
+
+  fromTag(): string | undefined {
+    return this.from()?.params.tag ?? undefined;
+  }
+
+  toTag(): string | undefined {
+    return this.to()?.params.tag ?? undefined;
+  }
+
+  /** All Via values, top first; null if any is malformed. */
+  vias(): Via[] | null {
+    return this.cached('via', () => {
+      const out: Via[] = [];
+      for (const v of this.getAll('via')) {
+        const p = parseVia(v);
+        if (!p) return null;
+        out.push(p);
+      }
+      return out;
+    });
+  }
+
+  topVia(): Via | undefined {
+    return this.vias()?.[0];
+  }
+
+  /** Contact values; '*' for the wildcard; null if any is malformed. */
+  contacts(): NameAddr[] | '*' | null {
+    return this.cached('contact', () => {
+      const values = this.getAll('contact');
+      if (values.length === 1 && values[0].trim() === '*') return '*' as const;
+      const out: NameAddr[] = [];
+      for (const v of values) {
+        const p = parseNameAddr(v);
+        if (!p) return null;
+        out.push(p);
+      }
+      return out;
+    });
+  }
+
+  /** Record-Route or Route values in order; null if malformed. */
+  routeSet(name: 'route' | 'record-route'): NameAddr[] | null {
+    return this.cached(name, () => {
+      const out: NameAddr[] = [];
+      for (const v of this.getAll(name)) {
+        const p = parseNameAddr(v);
+        if (!p) return null;
+        out.push(p);
+      }
+      return out;
+    });
+  }
+
+  maxForwards(): number | undefined {
+    const v = this.get('max-forwards');
+    if (v === undefined) return undefined;
+    const n = Number(v.trim());
+    return Number.isInteger(n) && n >= 0 ? n : undefined;
+  }
+
+  /** Option tags from Supported / Require / Unsupported / Proxy-Require, lowercase. */
+  optionTags(name: 'supported' | 'require' | 'proxy-require' | 'unsupported'): string[] {
+    return this.getAll(name).map((t) => t.trim().toLowerCase()).filter((t) => t.length > 0);
+  }
+
+  /** Discards cached parses; call after editing `headers` directly. */
+  invalidate(): void {
+    this.cache = undefined;
+  }
+}
+
+export const EMPTY_BODY: Buffer = Buffer.alloc(0);
+
+export class SipRequest extends SipMessage {
+  readonly isRequest = true;
+  method: string;
+  /** Request-URI exactly as received or set */
+  uri: string;
+  version: string;
+  private parsedUri: SipUri | null | undefined;
+
+  constructor(method: string, uri: string, headers?: HeaderField[], body?: Buffer, version = 'SIP/2.0') {
+    super(headers, body);
+    this.method = method;
+    this.uri = uri;
+    this.version = version;
+  }
+
+  requestUri(): SipUri | null {
+    if (this.parsedUri === undefined) this.parsedUri = parseUriLazy(this.uri);
+    return this.parsedUri;
+  }
+
+  setUri(uri: string): void {
+    this.uri = uri;
+    this.parsedUri = undefined;
+  }
+}
+
+export class SipResponse extends SipMessage {
+  readonly isRequest = false;
+  status: number;
+  reason: string;
+  version: string;
+
+  constructor(status: number, reason: string, headers?: HeaderField[], body?: Buffer, version = 'SIP/2.0') {
+    super(headers, body);
+    this.status = status;
+    this.reason = reason;
+    this.version = version;
+  }
+}
+
+export type AnyMessage = SipRequest | SipResponse;
+
+import { parseUri as parseUriLazy } from './uri.js';
