@@ -1,0 +1,163 @@
+// The catalogue of system variables read from mss_var_param.ini. The template, the loader and
+// docs/variables.md are all driven by (or tested against) this one list.
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+export type DigestAlgorithmName = 'MD5' | 'SHA-256';
+
+export interface Variables {
+  sip: {
+    t1_ms: number;
+    t2_ms: number;
+    t4_ms: number;
+    register_min_expires: number;
+    register_default_expires: number;
+    register_max_expires: number;
+    /** seconds */
+    no_answer_timeout: number;
+    /** challenge headers offered, in this order */
+    digest_algorithms: DigestAlgorithmName[];
+    /** seconds */
+    nonce_lifetime: number;
+    max_message_bytes: number;
+    user_agent: string;
+  };
+  log: {
+    level: LogLevel;
+    /** when true every SIP message in and out is written to <data-dir>/log/sip-trace.log */
+    sip_trace: boolean;
+  };
+  cdr: { csv: boolean };
+  domain: {
+    /** "" means: use the server's bind address / hostname */
+    default_name: string;
+  };
+}
+
+export type SectionName = keyof Variables;
+
+interface DefinitionBase {
+  section: SectionName;
+  name: string;
+  description: string;
+  unit?: string;
+}
+
+export interface IntegerDefinition extends DefinitionBase {
+  type: 'integer';
+  default: number;
+  min: number;
+  max: number;
+}
+
+export interface BooleanDefinition extends DefinitionBase {
+  type: 'boolean';
+  default: boolean;
+}
+
+export interface StringDefinition extends DefinitionBase {
+  type: 'string';
+  default: string;
+  /** when present the value must match; `patternHint` says what is expected in words */
+  pattern?: RegExp;
+  patternHint?: string;
+}
+
+export interface EnumDefinition extends DefinitionBase {
+  type: 'enum';
+  default: string;
+  values: readonly string[];
+}
+
+/** Comma-separated, each item one of `values`, no repeats, at least one item; order is kept. */
+export interface ListDefinition extends DefinitionBase {
+  type: 'list';
+  default: readonly string[];
+  values: readonly string[];
+}
+
+export type VariableDefinition =
+  | IntegerDefinition
+  | BooleanDefinition
+  | StringDefinition
+  | EnumDefinition
+  | ListDefinition;
+
+export type VariableValue = number | boolean | string | string[];
+
+/** Pairs that must satisfy lower <= upper; on violation both revert to their defaults. */
+export const ORDERED_PAIRS: readonly { section: SectionName; lower: string; upper: string }[] = [
+  { section: 'sip', lower: 't1_ms', upper: 't2_ms' },
+  { section: 'sip', lower: 'register_min_expires', upper: 'register_default_expires' },
+  { section: 'sip', lower: 'register_default_expires', upper: 'register_max_expires' },
+];
+
+export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
+  {
+    section: 'sip', name: 't1_ms', type: 'integer', default: 500, min: 50, max: 10000, unit: 'milliseconds',
+    description: 'SIP timer T1, the round-trip time estimate that drives retransmissions',
+  },
+  {
+    section: 'sip', name: 't2_ms', type: 'integer', default: 4000, min: 50, max: 60000, unit: 'milliseconds',
+    description: 'SIP timer T2, the longest retransmission interval for non-INVITE requests and INVITE responses; must be >= t1_ms',
+  },
+  {
+    section: 'sip', name: 't4_ms', type: 'integer', default: 5000, min: 500, max: 60000, unit: 'milliseconds',
+    description: 'SIP timer T4, how long a message may stay in the network',
+  },
+  {
+    section: 'sip', name: 'register_min_expires', type: 'integer', default: 60, min: 1, max: 86400, unit: 'seconds',
+    description: 'shortest registration accepted; shorter requests get 423 Interval Too Brief',
+  },
+  {
+    section: 'sip', name: 'register_default_expires', type: 'integer', default: 3600, min: 1, max: 86400, unit: 'seconds',
+    description: 'registration lifetime when the REGISTER asks for none; between the min and max',
+  },
+  {
+    section: 'sip', name: 'register_max_expires', type: 'integer', default: 7200, min: 1, max: 604800, unit: 'seconds',
+    description: 'longest registration granted; longer requests are shortened to this',
+  },
+  {
+    section: 'sip', name: 'no_answer_timeout', type: 'integer', default: 60, min: 5, max: 3600, unit: 'seconds',
+    description: 'how long a call may ring before it is given up as not answered',
+  },
+  {
+    section: 'sip', name: 'digest_algorithms', type: 'list', default: ['MD5', 'SHA-256'], values: ['MD5', 'SHA-256'],
+    description: 'digest challenges offered, in this order; "SHA-256" alone offers only SHA-256',
+  },
+  {
+    section: 'sip', name: 'nonce_lifetime', type: 'integer', default: 300, min: 10, max: 86400, unit: 'seconds',
+    description: 'how long a digest nonce stays valid before the client is asked again (stale=true)',
+  },
+  {
+    section: 'sip', name: 'max_message_bytes', type: 'integer', default: 65536, min: 4096, max: 1048576, unit: 'bytes',
+    description: 'largest SIP message accepted; bigger ones are rejected',
+  },
+  {
+    section: 'sip', name: 'user_agent', type: 'string', default: 'Switchboard',
+    pattern: /^[\x20-\x7e]*$/, patternHint: 'printable ASCII characters only',
+    description: 'value of the User-Agent and Server headers Switchboard sends',
+  },
+  {
+    section: 'log', name: 'level', type: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
+    description: 'least severe log message written',
+  },
+  {
+    section: 'log', name: 'sip_trace', type: 'boolean', default: false,
+    description: 'when true every SIP message in and out is written to <data-dir>/log/sip-trace.log',
+  },
+  {
+    section: 'cdr', name: 'csv', type: 'boolean', default: true,
+    description: 'when true every finished call is also appended to <data-dir>/cdr/cdr-YYYY-MM-DD.csv',
+  },
+  {
+    section: 'domain', name: 'default_name', type: 'string', default: '',
+    pattern: /^(|[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$/, patternHint: 'a host name or IP address',
+    description: 'name and digest realm of the default domain; empty means the server bind address or host name',
+  },
+];
+
+export const SECTION_NAMES: readonly SectionName[] = ['sip', 'log', 'cdr', 'domain'];
+
+export function findDefinition(section: string, name: string): VariableDefinition | undefined {
+  return VARIABLE_DEFINITIONS.find((d) => d.section === section && d.name === name);
+}

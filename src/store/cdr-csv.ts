@@ -1,0 +1,78 @@
+// Call detail records as CSV (RFC 4180): one file per UTC day for spreadsheets and billing tools,
+// and the same columns for the REST API export.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CallRecord } from './types.js';
+
+export const CDR_CSV_COLUMNS = [
+  'id', 'call_id', 'domain', 'caller', 'callee', 'start_time', 'answer_time', 'end_time',
+  'duration_seconds', 'disposition', 'final_status', 'hangup_by',
+] as const;
+
+const LINE_END = '\r\n';
+
+export function callRecordsToCsv(records: CallRecord[]): string {
+  return headerLine() + records.map(recordLine).join('');
+}
+
+/** Appends to <dir>/cdr-YYYY-MM-DD.csv (UTC date of endedAt), starting a new file with the header. */
+export function appendCallRecordCsv(dir: string, record: CallRecord): void {
+  const file = path.join(dir, cdrCsvFileName(record.endedAt));
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const fd = fs.openSync(file, 'a');
+    try {
+      const isNew = fs.fstatSync(fd).size === 0;
+      fs.writeSync(fd, (isNew ? headerLine() : '') + recordLine(record));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    throw new Error(`cannot write call record to ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export function cdrCsvFileName(endedAt: number): string {
+  return `cdr-${new Date(endedAt).toISOString().slice(0, 10)}.csv`;
+}
+
+function headerLine(): string {
+  return CDR_CSV_COLUMNS.join(',') + LINE_END;
+}
+
+function recordLine(r: CallRecord): string {
+  const fields = [
+    String(r.id),
+    text(r.callId),
+    text(r.domain),
+    text(r.caller),
+    text(r.callee),
+    isoTime(r.startedAt),
+    r.answeredAt === null ? '' : isoTime(r.answeredAt),
+    isoTime(r.endedAt),
+    String(r.durationSeconds),
+    r.disposition,
+    String(r.finalStatus),
+    r.hangupBy ?? '',
+  ];
+  return fields.map(quote).join(',') + LINE_END;
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Caller, callee and Call-ID come from SIP headers an attacker controls; a leading '=' or '@' (or
+ * '+'/'-' not followed by a plain number, so E.164 numbers stay intact) would run as a formula
+ * when an admin opens the file in a spreadsheet, so such values get a leading apostrophe.
+ */
+function text(value: string): string {
+  const formula = /^[=@\t\r]/.test(value) || (/^[+-]/.test(value) && !/^[+-]\d+$/.test(value));
+  return formula ? `'${value}` : value;
+}
+
+function quote(field: string): string {
+  return /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
+}

@@ -1,0 +1,46 @@
+// The embedded Store: one SQLite file in WAL mode, schema brought up to date on open.
+
+import Database from 'better-sqlite3';
+import type { Store } from './types.js';
+import { migrate } from './migrations.js';
+import { SqliteDomainRepository } from './sqlite-domains.js';
+import { SqliteExtensionRepository } from './sqlite-extensions.js';
+import { SqliteBindingRepository } from './sqlite-bindings.js';
+import { SqliteCallRecordRepository } from './sqlite-call-records.js';
+import { SqliteTokenRepository } from './sqlite-tokens.js';
+import { SqliteSettingsRepository } from './sqlite-settings.js';
+
+/** How long a writer waits for another connection's lock (the CLI may open the file too). */
+const BUSY_TIMEOUT_MS = 5000;
+
+export function openSqliteStore(file: string): Store {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    // NORMAL is durable in WAL mode except for the last commits on power loss, and much faster.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    migrate(db);
+    return createStore(db);
+  } catch (err) {
+    db?.close();
+    throw new Error(`cannot open database ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function createStore(db: Database.Database): Store {
+  return {
+    domains: new SqliteDomainRepository(db),
+    extensions: new SqliteExtensionRepository(db),
+    bindings: new SqliteBindingRepository(db),
+    callRecords: new SqliteCallRecordRepository(db),
+    tokens: new SqliteTokenRepository(db),
+    settings: new SqliteSettingsRepository(db),
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    close: () => {
+      if (db.open) db.close();
+    },
+  };
+}
