@@ -1,0 +1,48 @@
+import { createResponse } from '../sip/builders.js';
+import { parseCredentials } from '../sip/headers.js';
+import type { Credentials, SipRequest, SipResponse } from '../sip/message.js';
+import type { Extension, ExtensionRepository } from '../store/types.js';
+import type { DigestAuthenticator } from './digest.js';
+
+export type AuthResult = { ok: true; extension: Extension } | { ok: false; response: SipResponse; reason: string };
+
+/**
+ * Who is sending this request: digest credentials checked against the extensions of a domain.
+ * REGISTER is challenged with 401/WWW-Authenticate, everything else with 407/Proxy-Authenticate.
+ */
+export class RequestAuthenticator {
+  constructor(
+    private readonly digest: DigestAuthenticator,
+    private readonly extensions: ExtensionRepository,
+  ) {}
+
+  authenticate(req: SipRequest, realm: string, toTag: string): AuthResult {
+    const registrar = req.method === 'REGISTER';
+    const credentials = readCredentials(req, registrar ? 'authorization' : 'proxy-authorization');
+    const result = this.digest.verify(credentials, req.method, realm, (username, algorithm) => {
+      const ext = this.extensions.find(realm, username);
+      if (!ext) return undefined;
+      return algorithm === 'MD5' ? ext.ha1Md5 : ext.ha1Sha256;
+    });
+    if (result.outcome === 'ok') {
+      const extension = this.extensions.find(realm, result.username);
+      if (extension) return { ok: true, extension };
+    }
+    const status = registrar ? 401 : 407;
+    const res = createResponse(req, status, undefined, toTag);
+    const header = registrar ? 'WWW-Authenticate' : 'Proxy-Authenticate';
+    for (const challenge of this.digest.challenges(realm, result.outcome === 'stale')) res.add(header, challenge);
+    return { ok: false, response: res, reason: result.outcome === 'invalid' ? result.why : result.outcome };
+  }
+}
+
+/** Authorization values hold commas of their own, so each header line is one credential. */
+function readCredentials(req: SipRequest, key: string): Credentials[] {
+  const out: Credentials[] = [];
+  for (const h of req.headers) {
+    if (h.key !== key) continue;
+    const c = parseCredentials(h.value);
+    if (c) out.push(c);
+  }
+  return out;
+}
