@@ -1,0 +1,70 @@
+import type { Endpoint, SipRequest, SipResponse } from '../sip/message.js';
+import { trySend, type TransactionContext } from './context.js';
+import { responseDestination } from './response-destination.js';
+import type { ServerTransaction } from './server-transaction.js';
+import { TimerSlot } from './timer-slot.js';
+
+type NistState = 'Trying' | 'Proceeding' | 'Completed' | 'Terminated';
+
+/** Non-INVITE server transaction: RFC 3261 §17.2.2 (figure 8). */
+export class NonInviteServerTransaction implements ServerTransaction {
+  state: NistState = 'Trying';
+  lastResponse: SipResponse | undefined;
+  onTerminated?: () => void;
+  onTransportError?: (err: Error) => void;
+  private readonly destination: Endpoint;
+  private readonly timerJ: TimerSlot;
+
+  constructor(
+    readonly request: SipRequest,
+    private readonly ctx: TransactionContext,
+  ) {
+    this.destination = responseDestination(request);
+    this.timerJ = new TimerSlot(ctx.clock, () => this.terminate());
+  }
+
+  respond(res: SipResponse): void {
+    if (this.state !== 'Trying' && this.state !== 'Proceeding') return;
+    if (res.status < 200) {
+      this.state = 'Proceeding';
+      this.transmit(res);
+      return;
+    }
+    this.state = 'Completed';
+    this.transmit(res);
+    if (this.state !== 'Completed') return;
+    // Timer J keeps the final response for request retransmissions; a reliable transport has none.
+    if (this.ctx.reliable) this.terminate();
+    else this.timerJ.start(64 * this.ctx.timers.T1);
+  }
+
+  /** A retransmission of the request arrived; while Trying the TU has nothing to say yet. */
+  receiveRequest(): void {
+    if (this.state === 'Proceeding' || this.state === 'Completed') {
+      if (this.lastResponse) this.transmit(this.lastResponse);
+    }
+  }
+
+  terminate(): void {
+    if (this.state === 'Terminated') return;
+    this.halt();
+    this.ctx.release();
+    this.onTerminated?.();
+  }
+
+  /** Stops the timer without telling anyone: layer shutdown. */
+  halt(): void {
+    this.state = 'Terminated';
+    this.timerJ.stop();
+  }
+
+  private transmit(res: SipResponse): void {
+    this.lastResponse = res;
+    const err = trySend(this.ctx, res, this.destination);
+    if (!err || this.state === 'Terminated') return;
+    this.halt();
+    this.ctx.release();
+    this.onTransportError?.(err);
+    this.onTerminated?.();
+  }
+}
