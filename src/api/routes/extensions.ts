@@ -1,0 +1,126 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { computeHa1 } from '../../auth/ha1.js';
+import { ConflictError, type Extension, type ExtensionPatch } from '../../store/types.js';
+import { badRequest, conflict, ErrorResponse, notFound } from '../errors.js';
+import type { ResourcePluginOptions } from './plugin-options.js';
+
+const ExtensionNumber = Type.String({ pattern: '^[A-Za-z0-9._+-]{1,32}$', description: '1-32 characters of digits, letters, . _ - +' });
+const Password = Type.String({ minLength: 6, maxLength: 128, description: '6-128 characters' });
+const DisplayName = Type.String({ maxLength: 100, description: 'at most 100 characters' });
+const Domain = Type.String({ pattern: '^[A-Za-z0-9.:\\[\\]-]{1,253}$', description: 'a host name or IP address' });
+const Settings = Type.Record(Type.String(), Type.Unknown(), { description: 'free-form per-extension settings' });
+
+const ExtensionView = Type.Object({
+  id: Type.Integer(),
+  domain: Type.String(),
+  number: Type.String(),
+  displayName: Type.String(),
+  settings: Settings,
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+const NewExtensionBody = Type.Object({
+  number: ExtensionNumber,
+  password: Password,
+  displayName: Type.Optional(DisplayName),
+  domain: Type.Optional(Domain),
+  settings: Type.Optional(Settings),
+}, { additionalProperties: false });
+
+const ExtensionPatchBody = Type.Object({
+  displayName: Type.Optional(DisplayName),
+  password: Type.Optional(Password),
+  settings: Type.Optional(Settings),
+}, { additionalProperties: false });
+
+const ExtensionParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const ExtensionListQuery = Type.Object({ domain: Type.Optional(Domain) });
+
+/** The only shape in which an extension leaves the API: no password, no HA1. */
+function describe(extension: Extension) {
+  return {
+    id: extension.id,
+    domain: extension.domain,
+    number: extension.number,
+    displayName: extension.displayName,
+    settings: extension.settings,
+    createdAt: new Date(extension.createdAt).toISOString(),
+    updatedAt: new Date(extension.updatedAt).toISOString(),
+  };
+}
+
+// The digest realm is the domain, and the username is the extension number.
+function digestHashes(number: string, domain: string, password: string) {
+  return { ha1Md5: computeHa1('MD5', number, domain, password), ha1Sha256: computeHa1('SHA-256', number, domain, password) };
+}
+
+export const extensionRoutes: FastifyPluginAsyncTypebox<ResourcePluginOptions> = async (app, { store, runtime }) => {
+  const notFoundError = (id: number) => notFound(`no extension with id ${id}`);
+
+  app.post('/extensions', {
+    schema: {
+      summary: 'Create an extension',
+      tags: ['extensions'],
+      body: NewExtensionBody,
+      response: { 201: ExtensionView, 400: ErrorResponse, 409: ErrorResponse },
+    },
+  }, async (request, reply) => {
+    const { number, password, displayName, settings } = request.body;
+    const domain = (request.body.domain ?? runtime.defaultDomain()).toLowerCase();
+    if (!store.domains.get(domain)) throw badRequest(`domain: no such domain "${domain}"`);
+    try {
+      const created = store.extensions.create({ domain, number, displayName, settings, ...digestHashes(number, domain, password) });
+      return reply.code(201).send(describe(created));
+    } catch (error) {
+      if (error instanceof ConflictError) throw conflict(`extension ${number}@${domain} already exists`);
+      throw error;
+    }
+  });
+
+  app.get('/extensions', {
+    schema: { summary: 'List extensions', tags: ['extensions'], querystring: ExtensionListQuery, response: { 200: Type.Array(ExtensionView), 400: ErrorResponse } },
+  }, async (request) => store.extensions.list(request.query.domain?.toLowerCase()).map(describe));
+
+  app.get('/extensions/:id', {
+    schema: { summary: 'Get one extension', tags: ['extensions'], params: ExtensionParams, response: { 200: ExtensionView, 404: ErrorResponse } },
+  }, async (request) => {
+    const extension = store.extensions.get(request.params.id);
+    if (!extension) throw notFoundError(request.params.id);
+    return describe(extension);
+  });
+
+  app.patch('/extensions/:id', {
+    schema: {
+      summary: 'Change display name, password or settings',
+      tags: ['extensions'],
+      params: ExtensionParams,
+      body: ExtensionPatchBody,
+      response: { 200: ExtensionView, 400: ErrorResponse, 404: ErrorResponse },
+    },
+  }, async (request) => {
+    const { id } = request.params;
+    const existing = store.extensions.get(id);
+    if (!existing) throw notFoundError(id);
+    const { displayName, password, settings } = request.body;
+    const patch: ExtensionPatch = {
+      ...(displayName === undefined ? {} : { displayName }),
+      ...(settings === undefined ? {} : { settings }),
+      ...(password === undefined ? {} : digestHashes(existing.number, existing.domain, password)),
+    };
+    const updated = store.extensions.update(id, patch);
+    if (!updated) throw notFoundError(id);
+    return describe(updated);
+  });
+
+  app.delete('/extensions/:id', {
+    schema: { summary: 'Delete an extension and its registrations', tags: ['extensions'], params: ExtensionParams, response: { 204: Type.Null(), 404: ErrorResponse } },
+  }, async (request, reply) => {
+    const { id } = request.params;
+    const existing = store.extensions.get(id);
+    if (!existing || !store.extensions.delete(id)) throw notFoundError(id);
+    runtime.onExtensionDeleted(existing.domain, existing.number);
+    runtime.onBindingsChanged?.();
+    return reply.code(204).send(null);
+  });
+};

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createApiFixture, type ApiFixture } from './api-fixture.js';
+
+let fixture: ApiFixture;
+before(async () => {
+  fixture = await createApiFixture();
+  fixture.runtime.calls = [
+    { id: 'call-1', domain: 'example.com', caller: '201', callee: '202', state: 'answered', startedAt: Date.UTC(2024, 4, 1, 8), answeredAt: Date.UTC(2024, 4, 1, 8, 0, 5) },
+    { id: 'call-2', domain: 'example.com', caller: '203', callee: '0800123', state: 'ringing', startedAt: Date.UTC(2024, 4, 1, 9), answeredAt: null },
+  ];
+});
+after(() => fixture.close());
+
+function request(method: 'GET' | 'DELETE', url: string) {
+  return fixture.app.inject({ method, url, headers: { authorization: fixture.adminAuth } });
+}
+
+test('lists active calls with ISO 8601 times', async () => {
+  const response = await request('GET', '/api/v1/calls');
+  assert.equal(response.statusCode, 200);
+  assert.deepEqual(response.json(), [
+    { id: 'call-1', domain: 'example.com', caller: '201', callee: '202', state: 'answered', startedAt: '2024-05-01T08:00:00.000Z', answeredAt: '2024-05-01T08:00:05.000Z' },
+    { id: 'call-2', domain: 'example.com', caller: '203', callee: '0800123', state: 'ringing', startedAt: '2024-05-01T09:00:00.000Z', answeredAt: null },
+  ]);
+});
+
+test('hangs up a known call and answers 404 for an unknown one', async () => {
+  const hungUp = await request('DELETE', '/api/v1/calls/call-2');
+  assert.equal(hungUp.statusCode, 204);
+  assert.deepEqual(fixture.runtime.hungUp, ['call-2']);
+  const unknown = await request('DELETE', '/api/v1/calls/no-such-call');
+  assert.equal(unknown.statusCode, 404);
+  assert.deepEqual(unknown.json(), { error: 'no active call with id no-such-call' });
+});
+
+test('an unexpected failure is a 500 "internal error" without details', async () => {
+  const activeCalls = fixture.runtime.activeCalls;
+  fixture.runtime.activeCalls = () => {
+    throw new Error('SECRET internal detail');
+  };
+  try {
+    const response = await request('GET', '/api/v1/calls');
+    assert.equal(response.statusCode, 500);
+    assert.deepEqual(response.json(), { error: 'internal error' });
+  } finally {
+    fixture.runtime.activeCalls = activeCalls;
+  }
+});
