@@ -231,8 +231,9 @@ export abstract class SipMessage {
   maxForwards(): number | undefined {
     const v = this.get('max-forwards');
     if (v === undefined) return undefined;
-    const n = Number(v.trim());
-    return Number.isInteger(n) && n >= 0 ? n : undefined;
+    const digits = v.trim();
+    // Number() would also accept '', '0x10' and '1e2'
+    return /^[0-9]{1,10}$/.test(digits) ? Number(digits) : undefined;
   }
 
   /** Option tags from Supported / Require / Unsupported / Proxy-Require, lowercase. */
