@@ -1,0 +1,509 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { RequestAuthenticator } from '../auth/request-authenticator.js';
+import { Dialog, dialogId, uriToEndpoint } from '../dialog/dialog.js';
+import type { DomainDirectory } from '../registrar/domain-directory.js';
+import type { LocationService } from '../registrar/location-service.js';
+import { createResponse, newCallId, newTag } from '../sip/builders.js';
+import { splitHeaderValues } from '../sip/headers.js';
+import { SipRequest, type SipResponse } from '../sip/message.js';
+import type { SipStack } from '../stack/sip-stack.js';
+import type { Binding, CallRecord, NewCallRecord } from '../store/types.js';
+import type { Clock } from '../transaction/clock.js';
+import type { ClientTransactionUser, ServerTransaction } from '../transaction/layer.js';
+import { callRecordOf, type Branch, type Call } from './call.js';
+import { copySessionHeaders, mirrorResponse } from './relay.js';
+
+export interface CallManagerDeps {
+  stack: SipStack;
+  domains: DomainDirectory;
+  auth: RequestAuthenticator;
+  extensions: { find(domain: string, number: string): { number: string; displayName: string } | undefined };
+  location: LocationService;
+  noAnswerTimeoutSeconds: () => number;
+  clock: Clock;
+  logger: Logger;
+  onCallEnded: (record: NewCallRecord) => void;
+}
+
+export interface ActiveCall {
+  id: string;
+  domain: string;
+  caller: string;
+  callee: string;
+  state: 'ringing' | 'answered';
+  startedAt: number;
+  answeredAt: number | null;
+}
+
+interface LegRef {
+  call: Call;
+  side: 'caller' | 'callee';
+}
+
+export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO, REGISTER';
+export const SUPPORTED_EXTENSIONS = ['100rel'];
+
+/**
+ * The B2BUA: an authenticated INVITE to an extension forks to every binding of the callee,
+ * the first 2xx wins, and from then on each in-dialog request on one leg is re-issued on the other.
+ */
+export class CallManager {
+  private readonly calls = new Map<string, Call>();
+  private readonly dialogs = new Map<string, LegRef>();
+  private readonly byInviteTx = new WeakMap<ServerTransaction, Call>();
+  private accepting = true;
+
+  constructor(private readonly deps: CallManagerDeps) {}
+
+  list(): ActiveCall[] {
+    return [...this.calls.values()].map((c) => ({
+      id: c.id,
+      domain: c.domain,
+      caller: c.caller,
+      callee: c.callee,
+      state: c.state === 'answered' ? 'answered' : 'ringing',
+      startedAt: c.startedAt,
+      answeredAt: c.answeredAt,
+    }));
+  }
+
+  count(): number {
+    return this.calls.size;
+  }
+
+  hangup(id: string): boolean {
+    const call = this.calls.get(id);
+    if (!call) return false;
+    if (call.state === 'answered') {
+      this.sendBye(call, 'caller');
+      this.sendBye(call, 'callee');
+      this.end(call, 200, 'answered', 'system');
+    } else {
+      this.cancelBranches(call);
+      this.failCaller(call, 487, 'Request Terminated', 'cancelled', 'system');
+    }
+    return true;
+  }
+
+  /** Stops taking new calls and ends the active ones. */
+  shutdown(): void {
+    this.accepting = false;
+    for (const id of [...this.calls.keys()]) this.hangup(id);
+  }
+
+  handleInvite(req: SipRequest, tx: ServerTransaction): void {
+    const callerTag = newTag();
+    const reject = (status: number, reason?: string) => tx.respond(createResponse(req, status, reason, callerTag));
+    if (!this.accepting) return reject(503, 'Service Unavailable - shutting down');
+    if (req.body.length > 0 && !isSdp(req.get('content-type'))) {
+      const res = createResponse(req, 415, 'Unsupported Media Type', callerTag);
+      res.add('Accept', 'application/sdp');
+      return tx.respond(res);
+    }
+    const accept = req.get('accept');
+    if (accept !== undefined && !acceptsSdp(accept)) {
+      const res = createResponse(req, 406, 'Not Acceptable', callerTag);
+      res.add('Accept', 'application/sdp');
+      return tx.respond(res);
+    }
+    const maxForwards = req.maxForwards() ?? 70;
+    if (maxForwards === 0) return reject(483, 'Too Many Hops');
+
+    const callerDomain = this.deps.domains.resolve(req.from()?.uri.host);
+    const auth = this.deps.auth.authenticate(req, callerDomain, callerTag);
+    if (!auth.ok) {
+      if (auth.reason !== 'missing') this.deps.logger.info({ from: req.source?.address, why: auth.reason }, 'INVITE authentication failed');
+      return tx.respond(auth.response);
+    }
+    const uri = req.requestUri();
+    const calleeDomain = this.deps.domains.resolve(uri?.host);
+    const calleeNumber = uri?.user ? safeDecode(uri.user) : undefined;
+    const callee = calleeNumber === undefined ? undefined : this.deps.extensions.find(calleeDomain, calleeNumber);
+    if (!callee) return reject(404, 'Not Found');
+    const bindings = this.deps.location.lookup(calleeDomain, callee.number);
+    if (bindings.length === 0) return reject(480, 'Temporarily Unavailable');
+
+    const call: Call = {
+      id: randomUUID(),
+      domain: calleeDomain,
+      caller: auth.extension.number,
+      callee: callee.number,
+      state: 'ringing',
+      invite: req,
+      inviteTx: tx,
+      callerTag,
+      callerDialog: undefined,
+      calleeDialog: undefined,
+      branches: [],
+      startedAt: this.deps.clock.now(),
+      answeredAt: null,
+      noAnswerTimer: undefined,
+      rseqMap: new Map(),
+      nextRseq: 1,
+    };
+    this.calls.set(call.id, call);
+    this.byInviteTx.set(tx, call);
+    call.noAnswerTimer = this.deps.clock.setTimer(this.deps.noAnswerTimeoutSeconds() * 1000, () => this.onNoAnswer(call));
+    const callerName = auth.extension.displayName || auth.extension.number;
+    for (const binding of bindings) this.startBranch(call, binding, callerName, maxForwards - 1);
+    if (call.branches.every((b) => b.state === 'failed')) this.finishIfAllFailed(call);
+  }
+
+  /** CANCEL of a pending INVITE (RFC 3261 §9.2). */
+  handleCancel(req: SipRequest, tx: ServerTransaction): void {
+    const inviteTx = this.deps.stack.transactions.findInviteFor(req);
+    const call = inviteTx ? this.byInviteTx.get(inviteTx) : undefined;
+    if (!call) {
+      tx.respond(createResponse(req, 481, 'Call/Transaction Does Not Exist'));
+      return;
+    }
+    tx.respond(createResponse(req, 200, 'OK', req.toTag()));
+    if (call.state !== 'ringing') return;
+    this.cancelBranches(call);
+    this.failCaller(call, 487, 'Request Terminated', 'cancelled', 'caller');
+  }
+
+  /** A request carrying a To tag; false when it belongs to no dialog of ours. */
+  handleInDialog(req: SipRequest, tx: ServerTransaction): boolean {
+    const ref = this.dialogs.get(dialogId(req.callId, req.toTag() ?? '', req.fromTag() ?? ''));
+    if (!ref) return false;
+    const { call, side } = ref;
+    const dialog = side === 'caller' ? call.callerDialog : call.calleeDialog;
+    if (!dialog) return false;
+    if (!dialog.acceptRemoteRequest(req)) {
+      tx.respond(createResponse(req, 500, 'Server Internal Error - CSeq out of order'));
+      return true;
+    }
+    if (req.method === 'BYE') {
+      tx.respond(createResponse(req, 200, 'OK'));
+      const other = side === 'caller' ? 'callee' : 'caller';
+      if (call.state === 'answered') this.sendBye(call, other);
+      else this.cancelBranches(call);
+      this.end(call, 200, 'answered', side);
+      return true;
+    }
+    this.relayInDialog(call, side, req, tx);
+    return true;
+  }
+
+  /** ACK for a 2xx: ours to absorb, the B2BUA already acknowledged the other leg. */
+  handleAck(ack: SipRequest): void {
+    const ref = this.dialogs.get(dialogId(ack.callId, ack.toTag() ?? '', ack.fromTag() ?? ''));
+    if (ref?.side === 'caller' && ref.call.callerDialog?.state === 'early') ref.call.callerDialog.state = 'confirmed';
+  }
+
+  /** A 2xx retransmitted after its transaction ended: our ACK was lost, send it again. */
+  handleStrayResponse(res: SipResponse): void {
+    if (res.status < 200 || res.status >= 300 || res.cseq()?.method !== 'INVITE') return;
+    const ref = this.dialogs.get(dialogId(res.callId, res.fromTag() ?? '', res.toTag() ?? ''));
+    const dialog = ref?.side === 'callee' ? ref.call.calleeDialog : undefined;
+    if (!dialog) return;
+    this.sendAckTo(dialog, res.cseq()?.seq ?? dialog.localSeq);
+  }
+
+  private startBranch(call: Call, binding: Binding, callerName: string, maxForwards: number): void {
+    const dest = { transport: binding.transport as 'UDP' | 'TCP' | 'TLS', address: binding.sourceAddress, port: binding.sourcePort };
+    const invite = new SipRequest('INVITE', binding.contactUri);
+    invite.add('Max-Forwards', String(maxForwards));
+    invite.add('From', `${quoteDisplay(callerName)} <sip:${call.caller}@${call.domain}>;tag=${newTag()}`);
+    invite.add('To', `<sip:${call.callee}@${call.domain}>`);
+    invite.add('Call-ID', newCallId(call.domain));
+    invite.add('CSeq', '1 INVITE');
+    invite.add('Contact', `<${this.deps.stack.contactUri(dest)}>`);
+    invite.add('Allow', ALLOWED_METHODS);
+    if (call.invite.optionTags('supported').includes('100rel')) invite.add('Supported', '100rel');
+    if (call.invite.optionTags('require').includes('100rel')) invite.add('Require', '100rel');
+    copySessionHeaders(call.invite, invite);
+    const branch: Branch = {
+      invite,
+      dest,
+      tx: undefined,
+      state: 'calling',
+      provisionalSeen: false,
+      cancelWanted: false,
+      finalStatus: 0,
+      earlyDialog: undefined,
+    };
+    call.branches.push(branch);
+    const user: ClientTransactionUser = {
+      onResponse: (res) => this.onBranchResponse(call, branch, res),
+      onTimeout: () => this.onBranchFailed(call, branch, 408),
+      onTransportError: () => this.onBranchFailed(call, branch, 503),
+    };
+    try {
+      branch.tx = this.deps.stack.sendRequest(invite, dest, user);
+    } catch (err) {
+      this.deps.logger.warn({ err: String(err), contact: binding.contactUri }, 'could not send INVITE to a binding');
+      branch.state = 'failed';
+      branch.finalStatus = 503;
+    }
+  }
+
+  private onBranchResponse(call: Call, branch: Branch, res: SipResponse): void {
+    if (res.status < 200) {
+      if (res.status === 100) return;
+      branch.provisionalSeen = true;
+      if (branch.cancelWanted) return this.sendCancel(branch);
+      if (call.state !== 'ringing' || branch.state === 'cancelled') return;
+      branch.state = 'early';
+      if (res.toTag()) branch.earlyDialog ??= Dialog.asUac(branch.invite, res, branch.dest);
+      this.relayProvisional(call, branch, res);
+      return;
+    }
+    if (res.status < 300) return this.onBranchAnswered(call, branch, res);
+    this.onBranchFailed(call, branch, res.status, res);
+  }
+
+  private relayProvisional(call: Call, branch: Branch, res: SipResponse): void {
+    const out = mirrorResponse(call.invite, res, call.callerTag);
+    out.add('Contact', `<${this.callerContact(call)}>`);
+    const rseq = Number(res.get('rseq'));
+    if (res.optionTags('require').includes('100rel') && Number.isInteger(rseq)) {
+      let ours = [...call.rseqMap].find(([, v]) => v.branch === branch && v.rseq === rseq)?.[0];
+      if (ours === undefined) {
+        ours = call.nextRseq++;
+        call.rseqMap.set(ours, { branch, rseq });
+      }
+      out.add('Require', '100rel');
+      out.add('RSeq', String(ours));
+    }
+    this.ensureCallerDialog(call, 'early');
+    call.inviteTx.respond(out);
+  }
+
+  private onBranchAnswered(call: Call, branch: Branch, res: SipResponse): void {
+    const dialog = Dialog.asUac(branch.invite, res, branch.dest);
+    this.sendAckTo(dialog, branch.invite.cseq()?.seq ?? 1);
+    if (call.state !== 'ringing' || branch.state === 'cancelled') {
+      // a second device answered in the race with the first: release it at once
+      this.sendRequestIn(dialog, 'BYE');
+      branch.state = 'cancelled';
+      return;
+    }
+    branch.state = 'answered';
+    call.state = 'answered';
+    call.answeredAt = this.deps.clock.now();
+    this.deps.clock.clearTimer(call.noAnswerTimer);
+    call.calleeDialog = dialog;
+    this.dialogs.set(dialog.id, { call, side: 'callee' });
+    for (const other of call.branches) if (other !== branch) this.cancelBranch(other);
+    const out = mirrorResponse(call.invite, res, call.callerTag);
+    out.add('Contact', `<${this.callerContact(call)}>`);
+    out.add('Allow', ALLOWED_METHODS);
+    this.ensureCallerDialog(call, 'confirmed');
+    call.inviteTx.respond(out);
+    this.deps.logger.info({ call: call.id, caller: call.caller, callee: call.callee }, 'call answered');
+  }
+
+  private onBranchFailed(call: Call, branch: Branch, status: number, res?: SipResponse): void {
+    if (branch.state === 'answered' || branch.state === 'failed') return;
+    const wasCancelled = branch.state === 'cancelled';
+    branch.state = 'failed';
+    branch.finalStatus = status;
+    if (call.state !== 'ringing' || wasCancelled) return;
+    if (status >= 600 && res) {
+      this.cancelBranches(call);
+      this.failCaller(call, status, res.reason, 'busy', 'callee');
+      return;
+    }
+    this.finishIfAllFailed(call);
+  }
+
+  private finishIfAllFailed(call: Call): void {
+    if (call.state !== 'ringing' || call.branches.some((b) => b.state === 'calling' || b.state === 'early')) return;
+    const statuses = call.branches.map((b) => b.finalStatus);
+    if (statuses.some((s) => s === 486 || s === 600)) return this.failCaller(call, 486, 'Busy Here', 'busy', 'callee');
+    const clientError = statuses.find((s) => s >= 400 && s < 500 && s !== 408);
+    if (clientError !== undefined) return this.failCaller(call, clientError, undefined, 'failed', 'callee');
+    if (statuses.every((s) => s === 408)) return this.failCaller(call, 408, 'Request Timeout', 'no_answer', 'system');
+    this.failCaller(call, 480, 'Temporarily Unavailable', 'failed', 'system');
+  }
+
+  private onNoAnswer(call: Call): void {
+    if (call.state !== 'ringing') return;
+    this.cancelBranches(call);
+    this.failCaller(call, 408, 'Request Timeout - No Answer', 'no_answer', 'system');
+  }
+
+  private failCaller(call: Call, status: number, reason: string | undefined, disposition: CallRecord['disposition'], hangupBy: CallRecord['hangupBy']): void {
+    call.inviteTx.respond(createResponse(call.invite, status, reason, call.callerTag));
+    this.end(call, status, disposition, hangupBy);
+  }
+
+  private cancelBranches(call: Call): void {
+    for (const b of call.branches) this.cancelBranch(b);
+  }
+
+  private cancelBranch(branch: Branch): void {
+    if (branch.state !== 'calling' && branch.state !== 'early') return;
+    branch.state = 'cancelled';
+    if (branch.provisionalSeen) this.sendCancel(branch);
+    else branch.cancelWanted = true;
+  }
+
+  /** RFC 3261 §9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE. */
+  private sendCancel(branch: Branch): void {
+    branch.cancelWanted = false;
+    const inv = branch.invite;
+    const cancel = new SipRequest('CANCEL', inv.uri);
+    cancel.add('Via', splitHeaderValues(inv.get('via') ?? '')[0] ?? '');
+    cancel.add('Max-Forwards', '70');
+    cancel.add('From', inv.get('from') ?? '');
+    cancel.add('To', inv.get('to') ?? '');
+    cancel.add('Call-ID', inv.callId);
+    cancel.add('CSeq', `${inv.cseq()?.seq ?? 1} CANCEL`);
+    try {
+      this.deps.stack.transactions.sendRequest(cancel, branch.dest, IGNORE_RESPONSES);
+    } catch (err) {
+      this.deps.logger.warn({ err: String(err) }, 'could not send CANCEL');
+    }
+  }
+
+  private relayInDialog(call: Call, side: 'caller' | 'callee', req: SipRequest, tx: ServerTransaction): void {
+    const target = this.otherDialog(call, side, req);
+    if (!target) {
+      tx.respond(createResponse(req, 481, 'Call/Transaction Does Not Exist'));
+      return;
+    }
+    const out = target.dialog.createRequest(req.method);
+    copySessionHeaders(req, out);
+    if (req.method === 'INVITE' || req.method === 'UPDATE') {
+      out.add('Contact', `<${this.contactFor(target.dialog)}>`);
+      out.add('Allow', ALLOWED_METHODS);
+    }
+    if (req.method === 'PRACK' && target.rack) out.add('RAck', target.rack);
+    for (const h of req.headers) if (h.key === 'event' || h.key === 'subscription-state') out.add(h.name, h.value);
+    const dest = target.dialog.nextHop();
+    if (!dest) {
+      tx.respond(createResponse(req, 502, 'Bad Gateway - peer unreachable'));
+      return;
+    }
+    const ourTag = side === 'caller' ? call.callerTag : undefined;
+    try {
+      this.deps.stack.sendRequest(out, dest, {
+        onResponse: (res) => {
+          if (res.status === 100) return;
+          if (req.method === 'INVITE' && res.status >= 200 && res.status < 300) {
+            target.dialog.refreshTarget(res);
+            this.sendAckTo(target.dialog, out.cseq()?.seq ?? target.dialog.localSeq);
+          }
+          const back = mirrorResponse(req, res, ourTag);
+          if ((req.method === 'INVITE' || req.method === 'UPDATE') && res.status < 300) {
+            const sourceDialog = side === 'caller' ? call.callerDialog : call.calleeDialog;
+            if (sourceDialog) back.add('Contact', `<${this.contactFor(sourceDialog)}>`);
+          }
+          tx.respond(back);
+        },
+        onTimeout: () => tx.respond(createResponse(req, 408, 'Request Timeout')),
+        onTransportError: () => tx.respond(createResponse(req, 503, 'Service Unavailable')),
+      });
+    } catch {
+      tx.respond(createResponse(req, 503, 'Service Unavailable'));
+    }
+  }
+
+  /** The dialog on the far leg for a request arriving on `side`; before the answer, the ringing branch. */
+  private otherDialog(call: Call, side: 'caller' | 'callee', req: SipRequest): { dialog: Dialog; rack?: string } | undefined {
+    if (side === 'callee') return call.callerDialog ? { dialog: call.callerDialog } : undefined;
+    if (req.method === 'PRACK') {
+      const [rseq, , method] = (req.get('rack') ?? '').trim().split(/\s+/);
+      const mapped = call.rseqMap.get(Number(rseq));
+      const dialog = mapped?.branch.earlyDialog;
+      if (!mapped || !dialog) return undefined;
+      return { dialog, rack: `${mapped.rseq} ${mapped.branch.invite.cseq()?.seq ?? 1} ${method ?? 'INVITE'}` };
+    }
+    if (call.calleeDialog) return { dialog: call.calleeDialog };
+    const early = [...call.branches].reverse().find((b) => b.state === 'early' && b.earlyDialog);
+    return early?.earlyDialog ? { dialog: early.earlyDialog } : undefined;
+  }
+
+  private ensureCallerDialog(call: Call, state: 'early' | 'confirmed'): void {
+    if (!call.callerDialog) {
+      call.callerDialog = Dialog.asUas(call.invite, call.callerTag, state);
+      this.dialogs.set(call.callerDialog.id, { call, side: 'caller' });
+    } else if (state === 'confirmed') {
+      call.callerDialog.state = 'confirmed';
+    }
+  }
+
+  private sendBye(call: Call, side: 'caller' | 'callee'): void {
+    const dialog = side === 'caller' ? call.callerDialog : call.calleeDialog;
+    if (dialog) this.sendRequestIn(dialog, 'BYE');
+  }
+
+  private sendRequestIn(dialog: Dialog, method: string): void {
+    const dest = dialog.nextHop();
+    if (!dest) return;
+    try {
+      this.deps.stack.sendRequest(dialog.createRequest(method), dest, IGNORE_RESPONSES);
+    } catch (err) {
+      this.deps.logger.warn({ err: String(err), method }, 'could not send in-dialog request');
+    }
+  }
+
+  private sendAckTo(dialog: Dialog, inviteSeq: number): void {
+    const dest = dialog.nextHop();
+    if (!dest) return;
+    try {
+      this.deps.stack.sendAck(dialog.createRequest('ACK', inviteSeq), dest);
+    } catch (err) {
+      this.deps.logger.warn({ err: String(err) }, 'could not send ACK');
+    }
+  }
+
+  private callerContact(call: Call): string {
+    const src = call.invite.source;
+    return src ? this.deps.stack.contactUri(src) : this.deps.stack.contactUri(uriToEndpoint(call.invite.uri) ?? DEFAULT_DEST);
+  }
+
+  private contactFor(dialog: Dialog): string {
+    return this.deps.stack.contactUri(dialog.nextHop() ?? DEFAULT_DEST);
+  }
+
+  private end(call: Call, finalStatus: number, disposition: CallRecord['disposition'], hangupBy: CallRecord['hangupBy']): void {
+    if (call.state === 'ended') return;
+    call.state = 'ended';
+    this.deps.clock.clearTimer(call.noAnswerTimer);
+    this.calls.delete(call.id);
+    // keep the dialogs briefly so late retransmissions and the ACK still find their call
+    this.deps.clock.setTimer(32_000, () => {
+      if (call.callerDialog) this.dialogs.delete(call.callerDialog.id);
+      if (call.calleeDialog) this.dialogs.delete(call.calleeDialog.id);
+    });
+    if (call.callerDialog) call.callerDialog.state = 'terminated';
+    if (call.calleeDialog) call.calleeDialog.state = 'terminated';
+    try {
+      this.deps.onCallEnded(callRecordOf(call, this.deps.clock.now(), finalStatus, disposition, hangupBy));
+    } catch (err) {
+      this.deps.logger.error({ err }, 'could not write the call record');
+    }
+  }
+}
+
+const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
+const DEFAULT_DEST = { transport: 'UDP' as const, address: '127.0.0.1', port: 5060 };
+
+function isSdp(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0].trim().toLowerCase() === 'application/sdp';
+}
+
+function acceptsSdp(accept: string): boolean {
+  if (accept.trim() === '') return true;
+  return splitHeaderValues(accept).some((v) => {
+    const type = v.split(';')[0].trim().toLowerCase();
+    return type === 'application/sdp' || type === 'application/*' || type === '*/*';
+  });
+}
+
+function quoteDisplay(name: string): string {
+  return `"${name.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

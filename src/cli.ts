@@ -1,0 +1,67 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { startServer } from './server/server.js';
+import { VERSION } from './server/version.js';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port number (0-65535, 0 disables)`);
+  return n;
+}
+
+function addressList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim().replace(/^\[|\]$/g, ''))
+    .filter((s) => s.length > 0);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('switchboard')
+    .description('Switchboard: a SIP server (IP-PBX) for small businesses')
+    .version(VERSION);
+
+  program
+    .command('start')
+    .description('start the server')
+    .addOption(new Option('--data-dir <dir>', 'data directory (database, certificates, logs, CDR)').env('SWITCHBOARD_DATA_DIR').default('./data'))
+    .addOption(new Option('--bind <addresses>', 'comma-separated addresses to listen on (default: all interfaces)').env('SWITCHBOARD_BIND').argParser(addressList))
+    .addOption(new Option('--sip-port <port>', 'SIP port, UDP and TCP (0 disables)').env('SWITCHBOARD_SIP_PORT').argParser(port).default(5060))
+    .addOption(new Option('--tls-port <port>', 'SIP over TLS port (0 disables)').env('SWITCHBOARD_TLS_PORT').argParser(port).default(5061))
+    .addOption(new Option('--https-port <port>', 'web console and REST API port (0 disables)').env('SWITCHBOARD_HTTPS_PORT').argParser(port).default(8443))
+    .addOption(new Option('--http-port <port>', 'plain HTTP port that redirects to HTTPS (0 disables)').env('SWITCHBOARD_HTTP_PORT').argParser(port).default(8080))
+    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number }) => {
+      const server = await startServer({
+        dataDir: o.dataDir,
+        bind: o.bind ?? [],
+        sipPort: o.sipPort,
+        tlsPort: o.tlsPort,
+        httpsPort: o.httpsPort,
+        httpPort: o.httpPort,
+        adminPassword: process.env.SWITCHBOARD_ADMIN_PASSWORD || undefined,
+      });
+      process.stdout.write(`${server.banner.join('\n')}\n`);
+      if (server.generatedAdminPassword) {
+        process.stdout.write(
+          `\nAdmin user "admin", generated password (shown only this once, stored as a hash):\n  ${server.generatedAdminPassword}\n` +
+            'Set SWITCHBOARD_ADMIN_PASSWORD to choose your own.\n\n',
+        );
+      }
+      const shutdown = (signal: string) => {
+        server.logger.info({ signal }, 'shutting down');
+        const force = setTimeout(() => process.exit(1), 5000);
+        force.unref();
+        server.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`switchboard: error during shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+    });
+
+  await program.parseAsync(argv);
+}

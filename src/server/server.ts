@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ensureAdminCredential } from '../api/admin-credential.js';
+import type { ApiRuntime } from '../api/runtime.js';
+import { startApiServers } from '../api/server.js';
+import { DigestAuthenticator } from '../auth/digest.js';
+import { RequestAuthenticator } from '../auth/request-authenticator.js';
+import { CallManager } from '../call/call-manager.js';
+import { loadVariables, VARIABLES_FILE_NAME, type Variables } from '../config/variables.js';
+import { createLogger, SipTrace, type Logger } from '../log/logger.js';
+import { DomainDirectory } from '../registrar/domain-directory.js';
+import { LocationService } from '../registrar/location-service.js';
+import { RegistrarService } from '../registrar/registrar-service.js';
+import { SipStack } from '../stack/sip-stack.js';
+import { appendCallRecordCsv } from '../store/cdr-csv.js';
+import { openSqliteStore } from '../store/sqlite-store.js';
+import type { Store } from '../store/types.js';
+import { systemClock } from '../transaction/clock.js';
+import { ensureCertificate } from '../transport/certificate.js';
+import { RequestRouter } from './request-router.js';
+import { VERSION } from './version.js';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** addresses to listen on; empty means every interface (IPv4 and IPv6) */
+  bind: string[];
+  sipPort: number;
+  tlsPort: number;
+  httpsPort: number;
+  httpPort: number;
+  adminPassword: string | undefined;
+}
+
+export interface RunningServer {
+  readonly logger: Logger;
+  readonly banner: string[];
+  /** the admin password generated on first start, to print once */
+  readonly generatedAdminPassword: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Starts every layer in order; any failure is an Error with one clear line. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(opts.dataDir);
+  prepareDataDir(dataDir);
+  const { vars, warnings } = loadVariables(join(dataDir, VARIABLES_FILE_NAME));
+  const logger = createLogger(vars.log.level);
+  for (const w of warnings) logger.warn(w);
+
+  const store = openSqliteStore(join(dataDir, 'switchboard.db'));
+  const cleanups: (() => unknown)[] = [() => store.close()];
+  try {
+    return await startOnStore(opts, dataDir, vars, logger, store, cleanups);
+  } catch (err) {
+    for (const c of cleanups.reverse()) await c();
+    throw err;
+  }
+}
+
+async function startOnStore(
+  opts: ServerOptions,
+  dataDir: string,
+  vars: Variables,
+  logger: Logger,
+  store: Store,
+  cleanups: (() => unknown)[],
+): Promise<RunningServer> {
+  const bind = opts.bind.length > 0 ? opts.bind : ['0.0.0.0', '::'];
+  const domainName = chooseDefaultDomain(store, vars, bind);
+  store.domains.ensureDefault(domainName);
+  const domains = new DomainDirectory(store.domains);
+  const { generatedPassword } = ensureAdminCredential(store.settings, opts.adminPassword);
+
+  const needsTls = opts.tlsPort > 0 || opts.httpsPort > 0;
+  const tls = needsTls ? await ensureCertificate(dataDir, [domainName, 'localhost', '127.0.0.1', '::1', ...bind]) : undefined;
+
+  const clock = systemClock;
+  const digest = new DigestAuthenticator({
+    algorithms: vars.sip.digest_algorithms,
+    nonceLifetimeSeconds: vars.sip.nonce_lifetime,
+    now: () => clock.now(),
+    secret: persistentSecret(store),
+  });
+  const auth = new RequestAuthenticator(digest, store.extensions);
+  const location = new LocationService(store.bindings, clock);
+  location.load();
+  cleanups.push(() => location.close());
+
+  const trace = vars.log.sip_trace ? new SipTrace(join(dataDir, 'log', 'sip-trace.log')) : undefined;
+  if (trace) cleanups.push(() => trace.close());
+  const stack = await SipStack.start({
+    transport: {
+      bind,
+      sipPort: opts.sipPort,
+      tlsPort: opts.tlsPort,
+      tls: tls ? { key: tls.key, cert: tls.cert } : undefined,
+      maxBodyBytes: vars.sip.max_message_bytes,
+    },
+    clock,
+    timers: () => ({ T1: vars.sip.t1_ms, T2: vars.sip.t2_ms, T4: vars.sip.t4_ms }),
+    logger,
+    trace,
+  });
+  cleanups.push(() => stack.close());
+
+  const cdrDir = join(dataDir, 'cdr');
+  const calls = new CallManager({
+    stack,
+    domains,
+    auth,
+    extensions: store.extensions,
+    location,
+    noAnswerTimeoutSeconds: () => vars.sip.no_answer_timeout,
+    clock,
+    logger,
+    onCallEnded: (record) => {
+      const stored = store.callRecords.insert(record);
+      if (vars.cdr.csv) appendCallRecordCsv(cdrDir, stored);
+      logger.info({ caller: record.caller, callee: record.callee, disposition: record.disposition, status: record.finalStatus }, 'call ended');
+    },
+  });
+  const registrar = new RegistrarService({
+    domains,
+    auth,
+    location,
+    policy: () => ({
+      minExpires: vars.sip.register_min_expires,
+      defaultExpires: vars.sip.register_default_expires,
+      maxExpires: vars.sip.register_max_expires,
+    }),
+    now: () => clock.now(),
+    logger,
+  });
+  stack.setUser(new RequestRouter(registrar, calls));
+
+  const startedAt = Date.now();
+  const runtime: ApiRuntime = {
+    version: VERSION,
+    startedAt,
+    listeners: () => stack.listeners(),
+    activeCalls: () => calls.list(),
+    hangupCall: (id) => calls.hangup(id),
+    defaultDomain: () => domains.defaultDomain,
+    onExtensionDeleted: (domain, number) => location.removeAll(domain, number),
+  };
+  const api =
+    opts.httpsPort > 0 && tls
+      ? await startApiServers({
+          store,
+          runtime,
+          bind: bind[0],
+          httpsPort: opts.httpsPort,
+          httpPort: opts.httpPort,
+          tls: { key: tls.key, cert: tls.cert },
+          logger: false,
+        })
+      : undefined;
+  if (api) cleanups.push(() => api.close());
+
+  const banner = [
+    `Switchboard ${VERSION}`,
+    ...stack.listeners().map((l) => `  SIP ${l.transport.padEnd(3)} ${hostPort(l.address, l.port)}`),
+    ...(api ? [`  HTTPS   ${hostPort(bind[0], api.httpsPort)}`] : []),
+    ...(api && api.httpPort > 0 ? [`  HTTP    ${hostPort(bind[0], api.httpPort)} (redirects to HTTPS)`] : []),
+    `  data    ${dataDir}`,
+    `  domain  ${domainName}`,
+    ...(api ? [`  console https://${consoleHost(bind[0])}:${api.httpsPort}/api/docs`] : []),
+  ];
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      calls.shutdown();
+      // give the BYEs and CANCELs a moment on the wire before the sockets close
+      await new Promise((r) => setTimeout(r, calls.count() > 0 ? 300 : 100));
+      for (const c of cleanups.reverse()) await c();
+    })());
+  return { logger, banner, generatedAdminPassword: generatedPassword, stop };
+}
+
+function prepareDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.R_OK | constants.W_OK);
+    mkdirSync(join(dir, 'cdr'), { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    throw new Error(`data directory ${dir} is not usable${code ? ` (${code})` : ''}: check that it exists and is readable and writable`);
+  }
+}
+
+/** Kept once chosen: the digest realm is the domain name, so renaming it would void every password. */
+function chooseDefaultDomain(store: Store, vars: Variables, bind: string[]): string {
+  if (vars.domain.default_name) return vars.domain.default_name.toLowerCase();
+  const existing = store.domains.list().find((d) => d.isDefault);
+  if (existing) return existing.name;
+  const specific = bind.find((b) => b !== '0.0.0.0' && b !== '::');
+  return (specific ?? hostname()).toLowerCase();
+}
+
+/** Nonces stay valid across a restart, so phones do not all re-register at once. */
+function persistentSecret(store: Store): Buffer {
+  const saved = store.settings.get('digest.nonce_secret');
+  if (saved) return Buffer.from(saved, 'hex');
+  const secret = randomBytes(32);
+  store.settings.set('digest.nonce_secret', secret.toString('hex'));
+  return secret;
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function consoleHost(bind: string): string {
+  if (bind === '0.0.0.0' || bind === '::') return hostname();
+  return bind.includes(':') ? `[${bind}]` : bind;
+}
