@@ -141,9 +141,11 @@ export class CallManager {
       noAnswerTimer: undefined,
       rseqMap: new Map(),
       nextRseq: 1,
+      callerAcked: false,
     };
     this.calls.set(call.id, call);
     this.byInviteTx.set(tx, call);
+    tx.onAckTimeout = () => this.onCallerAckTimeout(call);
     call.noAnswerTimer = this.deps.clock.setTimer(this.deps.noAnswerTimeoutSeconds() * 1000, () => this.onNoAnswer(call));
     const callerName = auth.extension.displayName || auth.extension.number;
     for (const binding of bindings) this.startBranch(call, binding, callerName, maxForwards - 1);
@@ -177,10 +179,14 @@ export class CallManager {
     }
     if (req.method === 'BYE') {
       tx.respond(createResponse(req, 200, 'OK'));
-      const other = side === 'caller' ? 'callee' : 'caller';
-      if (call.state === 'answered') this.sendBye(call, other);
-      else this.cancelBranches(call);
-      this.end(call, 200, 'answered', side);
+      if (call.state === 'answered') {
+        this.sendBye(call, side === 'caller' ? 'callee' : 'caller');
+        this.end(call, 200, 'answered', side);
+      } else if (call.state === 'ringing') {
+        // RFC 3261 §15: a caller may end an early dialog with BYE instead of CANCEL
+        this.cancelBranches(call);
+        this.failCaller(call, 487, 'Request Terminated', 'cancelled', side);
+      }
       return true;
     }
     this.relayInDialog(call, side, req, tx);
@@ -190,7 +196,7 @@ export class CallManager {
   /** ACK for a 2xx: ours to absorb, the B2BUA already acknowledged the other leg. */
   handleAck(ack: SipRequest): void {
     const ref = this.dialogs.get(dialogId(ack.callId, ack.toTag() ?? '', ack.fromTag() ?? ''));
-    if (ref?.side === 'caller' && ref.call.callerDialog?.state === 'early') ref.call.callerDialog.state = 'confirmed';
+    if (ref?.side === 'caller') ref.call.callerAcked = true;
   }
 
   /** A 2xx retransmitted after its transaction ended: our ACK was lost, send it again. */
@@ -318,6 +324,14 @@ export class CallManager {
     if (clientError !== undefined) return this.failCaller(call, clientError, undefined, 'failed', 'callee');
     if (statuses.every((s) => s === 408)) return this.failCaller(call, 408, 'Request Timeout', 'no_answer', 'system');
     this.failCaller(call, 480, 'Temporarily Unavailable', 'failed', 'system');
+  }
+
+  /** Our 2xx was never acknowledged (RFC 3261 §13.3.1.4): the caller is gone, release both legs. */
+  private onCallerAckTimeout(call: Call): void {
+    if (call.state !== 'answered' || call.callerAcked) return;
+    this.sendBye(call, 'caller');
+    this.sendBye(call, 'callee');
+    this.end(call, 200, 'answered', 'system');
   }
 
   private onNoAnswer(call: Call): void {

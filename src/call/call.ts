@@ -40,6 +40,7 @@ export interface Call {
   /** reliable provisionals relayed to the caller: our RSeq -> the branch and its RSeq */
   rseqMap: Map<number, { branch: Branch; rseq: number }>;
   nextRseq: number;
+  callerAcked: boolean;
 }
 
 export function callRecordOf(call: Call, endedAt: number, finalStatus: number, disposition: CallRecord['disposition'], hangupBy: CallRecord['hangupBy']): NewCallRecord {

@@ -172,9 +172,10 @@ async function startOnStore(
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      const active = calls.count();
       calls.shutdown();
       // give the BYEs and CANCELs a moment on the wire before the sockets close
-      await new Promise((r) => setTimeout(r, calls.count() > 0 ? 300 : 100));
+      await new Promise((r) => setTimeout(r, active > 0 ? 500 : 50));
       for (const c of cleanups.reverse()) await c();
     })());
   return { logger, banner, generatedAdminPassword: generatedPassword, stop };
