@@ -29,4 +29,6 @@ export interface ApiRuntime {
   /** lets the registrar drop cached bindings */
   onExtensionDeleted(domain: string, number: string): void;
   onBindingsChanged?(): void;
+  /** lets the SIP side pick up added or removed domains */
+  onDomainsChanged?(): void;
 }

@@ -12,6 +12,7 @@ import { startHttpsRedirect, stopServer } from './https-redirect.js';
 import { listenError } from './listen-error.js';
 import { callRecordRoutes } from './routes/call-records.js';
 import { callRoutes } from './routes/calls.js';
+import { domainRoutes } from './routes/domains.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { healthRoutes } from './routes/health.js';
 import type { ResourcePluginOptions } from './routes/plugin-options.js';
@@ -39,7 +40,7 @@ export interface ApiDependencies {
 }
 
 const API_PREFIX = '/api/v1';
-const PROTECTED_RESOURCES = [tokenRoutes, extensionRoutes, registrationRoutes, callRoutes, callRecordRoutes];
+const PROTECTED_RESOURCES = [tokenRoutes, domainRoutes, extensionRoutes, registrationRoutes, callRoutes, callRecordRoutes];
 
 function fastifyOptions(logger: ApiLogger | undefined): Pick<FastifyServerOptions, 'logger' | 'loggerInstance' | 'ajv' | 'schemaErrorFormatter'> {
   return {

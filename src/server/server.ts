@@ -144,6 +144,7 @@ async function startOnStore(
     hangupCall: (id) => calls.hangup(id),
     defaultDomain: () => domains.defaultDomain,
     onExtensionDeleted: (domain, number) => location.removeAll(domain, number),
+    onDomainsChanged: () => domains.reload(),
   };
   const api =
     opts.httpsPort > 0 && tls

@@ -19,6 +19,7 @@ export class FakeRuntime implements ApiRuntime {
   readonly deletedExtensions: string[] = [];
   readonly hungUp: string[] = [];
   bindingChanges = 0;
+  domainChanges = 0;
 
   listeners() {
     return [{ transport: 'UDP', address: '127.0.0.1', port: 5060 }];
@@ -39,6 +40,9 @@ export class FakeRuntime implements ApiRuntime {
   }
   onBindingsChanged() {
     this.bindingChanges++;
+  }
+  onDomainsChanged() {
+    this.domainChanges++;
   }
 }
 
