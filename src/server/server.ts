@@ -102,6 +102,7 @@ async function startOnStore(
     timers: () => ({ T1: vars.sip.t1_ms, T2: vars.sip.t2_ms, T4: vars.sip.t4_ms }),
     logger,
     trace,
+    userAgent: vars.sip.user_agent,
   });
   cleanups.push(() => stack.close());
 

@@ -30,6 +30,8 @@ export interface SipStackOptions {
   timers: () => TimerValues;
   logger: Logger;
   trace?: SipTrace;
+  /** product name for User-Agent and Server headers */
+  userAgent: string;
 }
 
 /**
@@ -108,6 +110,8 @@ export class SipStack {
   }
 
   private sendMessage(msg: SipRequest | SipResponse, dest: Endpoint): void {
+    const product = msg instanceof SipRequest ? 'User-Agent' : 'Server';
+    if (!msg.has(product)) msg.add(product, this.opts.userAgent);
     const data = serialize(msg);
     this.opts.trace?.record('out', dest.transport, dest.address, dest.port, data);
     this.transport.send(data, dest);
