@@ -19,7 +19,8 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name('switchboard')
     .description('Switchboard: a SIP server (IP-PBX) for small businesses')
-    .version(VERSION);
+    .version(VERSION)
+    .configureOutput({ outputError: (text, write) => write(`switchboard: ${text.replace(/^error: /, '')}`) });
 
   program
     .command('start')
