@@ -1,0 +1,237 @@
+/**
+ * `npm run bench`: drives Switchboard and the Kamailio reference with SIPp and prints registrations/s,
+ * calls/s, CPU per operation and memory per registration. See bench/README.md.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { measureCalls, MAX_FAILURE_RATIO, type CallFigures } from './calls.js';
+import { startKamailio } from './kamailio.js';
+import { measureMemory, type MemoryFigures } from './memory.js';
+import { freePorts, runChild } from './processes.js';
+import { peakRssKb, rssKb } from './procfs.js';
+import { measureRegistrations, registerOnce, type RegistrationFigures } from './registrations.js';
+import type { ServerUnderTest } from './server-under-test.js';
+import { workDir } from './sipp.js';
+import { startSwitchboard } from './switchboard.js';
+import { callFile, registrationFile, userRange } from './users.js';
+
+const TARGET_REGISTRATIONS_PER_SEC = 3_000;
+const TARGET_CALLS_PER_SEC = 500;
+const TARGET_KB_PER_REGISTRATION = 2;
+const MICRO_BENCHMARKS = ['parser', 'transactions', 'store', 'digest'];
+const MICRO_TIMEOUT_MS = 120_000;
+
+interface Settings {
+  quick: boolean;
+  servers: Array<'switchboard' | 'kamailio'>;
+  calls: boolean;
+  memory: boolean;
+  micro: boolean;
+  registrationCount: number;
+  registrationRepeats: number;
+  memoryUsers: number;
+  memorySettleMs: number;
+  callRates: number[];
+  callStepSeconds: number;
+}
+
+const USAGE = `usage: node dist/bench/run.js [--quick] [--only switchboard|kamailio] [--no-calls] [--no-memory] [--micro]`;
+
+function parseArgs(argv: readonly string[]): Settings {
+  const has = (flag: string) => argv.includes(flag);
+  const known = new Set(['--quick', '--only', 'switchboard', 'kamailio', '--no-calls', '--no-memory', '--micro']);
+  const unknown = argv.find((arg) => !known.has(arg));
+  if (unknown !== undefined || has('--help')) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(unknown === undefined ? 0 : 2);
+  }
+  const onlyArg = has('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
+  const only = onlyArg === 'switchboard' || onlyArg === 'kamailio' ? onlyArg : undefined;
+  if (has('--only') && only === undefined) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
+  const quick = has('--quick');
+  return {
+    quick,
+    servers: only === undefined ? ['switchboard', 'kamailio'] : [only],
+    calls: !has('--no-calls'),
+    memory: !has('--no-memory'),
+    micro: has('--micro'),
+    registrationCount: quick ? 10_000 : 30_000,
+    registrationRepeats: quick ? 1 : 3,
+    memoryUsers: quick ? 5_000 : 20_000,
+    // Timer J (32 s) keeps each REGISTER's server transaction; wait it out before the settled sample.
+    memorySettleMs: quick ? 0 : 34_000,
+    callRates: quick ? [100, 300, 500] : [100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500],
+    callStepSeconds: quick ? 3 : 5,
+  };
+}
+
+const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+// Extension numbers: re-registering users, callees, and the users registered once for the memory figure.
+const reRegisteringUsers = userRange(100_000, 2_000);
+const callees = userRange(200_000, 200);
+const memoryUsers = (count: number) => userRange(300_000, count);
+
+interface ServerFigures {
+  name: string;
+  provisionSec?: number;
+  registrations?: RegistrationFigures;
+  calls?: CallFigures;
+  memory?: MemoryFigures;
+  peakRssKb?: number;
+  /** VmRSS after each phase: shows which phase the peak comes from. */
+  rssByPhase: Array<{ phase: string; kb: number }>;
+  error?: string;
+}
+
+async function benchServer(server: ServerUnderTest, settings: Settings): Promise<ServerFigures> {
+  const figures: ServerFigures = { name: server.name, rssByPhase: [] };
+  const sampleRss = (phase: string) => {
+    if (server.memoryPid !== undefined) figures.rssByPhase.push({ phase, kb: rssKb(server.memoryPid) });
+  };
+  const memoryInjection = registrationFile(`${server.name}-memory-users.csv`, memoryUsers(settings.memoryUsers));
+  const usersInjection = registrationFile(`${server.name}-users.csv`, reRegisteringUsers);
+
+  const started = Date.now();
+  await server.provision([...reRegisteringUsers, ...callees, ...(settings.memory ? memoryUsers(settings.memoryUsers) : [])]);
+  figures.provisionSec = (Date.now() - started) / 1000;
+  log(`${server.name}: users provisioned in ${figures.provisionSec.toFixed(1)} s`);
+  sampleRss('provisioning');
+
+  // Warm-up (JIT, caches) and first registration of every re-registering user; not measured.
+  const warmUp = await registerOnce(server, `${server.name}-warm-up`, usersInjection, reRegisteringUsers.length, 200);
+  log(`${server.name}: warm-up ${warmUp.result.successful}/${reRegisteringUsers.length} registered`);
+
+  // Memory first, so that transactions left by the throughput runs do not blur the growth.
+  if (settings.memory && server.memoryPid !== undefined) {
+    log(`${server.name}: memory, ${settings.memoryUsers} distinct users register once`);
+    figures.memory = await measureMemory(server, server.memoryPid, memoryInjection, settings.memoryUsers, settings.memorySettleMs);
+    sampleRss('memory');
+  }
+
+  log(`${server.name}: registrations, ${settings.registrationRepeats} x ${settings.registrationCount}`);
+  figures.registrations = await measureRegistrations(server, usersInjection, {
+    count: settings.registrationCount, concurrency: 200, repeats: settings.registrationRepeats,
+  });
+  sampleRss('registrations');
+
+  if (settings.calls) {
+    log(`${server.name}: calls, rates ${settings.callRates.join(', ')} cps for ${settings.callStepSeconds} s each`);
+    const [uasPort, mediaPort, callerMediaPort] = (await freePorts(3)) as [number, number, number];
+    figures.calls = await measureCalls(server, {
+      rates: settings.callRates,
+      stepSeconds: settings.callStepSeconds,
+      callInjection: callFile(`${server.name}-calls.csv`, reRegisteringUsers, callees),
+      calleeInjection: registrationFile(`${server.name}-callees.csv`, callees),
+      calleeCount: callees.length,
+      uasPort,
+      mediaPort,
+      callerMediaPort,
+    });
+    sampleRss('calls');
+  }
+  if (server.memoryPid !== undefined) figures.peakRssKb = peakRssKb(server.memoryPid);
+  return figures;
+}
+
+async function benchOne(kind: 'switchboard' | 'kamailio', settings: Settings): Promise<ServerFigures> {
+  const name = kind === 'switchboard' ? 'Switchboard' : 'Kamailio';
+  let server: ServerUnderTest | undefined;
+  try {
+    const [sipPort, httpsPort] = (await freePorts(2)) as [number, number];
+    log(`${name}: starting on UDP ${sipPort}`);
+    server = kind === 'switchboard' ? await startSwitchboard(sipPort, httpsPort) : await startKamailio(sipPort);
+    return await benchServer(server, settings);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`${name}: FAILED: ${message}`);
+    if (server) log(`${name} output (tail):\n${server.output().slice(-3000)}`);
+    return { name, error: message, rssByPhase: [] };
+  } finally {
+    await server?.stop();
+  }
+}
+
+// ---- report ----
+
+const num = (value: number | undefined, digits = 0) => (value === undefined || Number.isNaN(value) ? '-' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const pct = (ratio: number | undefined) => (ratio === undefined ? '-' : `${(ratio * 100).toFixed(3)}%`);
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 || Number.isNaN(a) || Number.isNaN(b) ? '-' : (a / b).toFixed(2));
+
+function printDetails(figures: ServerFigures): void {
+  const lines: string[] = [`\n${figures.name}`];
+  if (figures.error) lines.push(`  FAILED: ${figures.error}`);
+  if (figures.provisionSec !== undefined) lines.push(`  provisioning: ${num(figures.provisionSec, 1)} s`);
+  for (const [i, run] of (figures.registrations?.runs ?? []).entries()) {
+    lines.push(`  registrations run ${i + 1}: ${num(run.ratePerSec)}/s, ${run.result.successful} ok, ${run.result.created - run.result.successful} failed, ${run.result.retransmissions} retransmissions, ${run.udpDrops} UDP drops, ${num(run.cpuMicrosPerRegistration)} us CPU each`);
+    if (run.result.errors) lines.push(`    sipp errors (${run.result.dir}):\n${run.result.errors}`);
+  }
+  const memory = figures.memory;
+  if (memory) {
+    lines.push(`  memory: ${memory.run.result.successful}/${memory.users} registered at ${num(memory.run.ratePerSec)}/s; RSS ${num(memory.rssBeforeKb / 1024, 1)} -> ${num(memory.rssAfterKb / 1024, 1)} MB` +
+      (memory.rssSettledKb === undefined ? '' : ` (${num(memory.rssSettledKb / 1024, 1)} MB 34 s later)`));
+  }
+  if (figures.rssByPhase.length > 0) {
+    lines.push(`  RSS after each phase: ${figures.rssByPhase.map(({ phase, kb }) => `${phase} ${num(kb / 1024, 1)} MB`).join(', ')}; peak ${num((figures.peakRssKb ?? Number.NaN) / 1024, 1)} MB`);
+  }
+  for (const step of figures.calls?.steps ?? []) {
+    lines.push(`  calls at ${step.targetRate}/s: ${step.passed ? 'pass' : 'FAIL'}, created ${num(step.achievedRate)}/s, ${step.successful}/${step.attempted} ok, ${step.failed} failed (${pct(step.failureRatio)}), ` +
+      `INVITE->180 median ${num(step.ringMedianMs)} ms p99 ${num(step.ringP99Ms)} ms, ${step.result.retransmissions} retransmissions, ${step.udpDrops} UDP drops, ${num(step.cpuMicrosPerCall)} us CPU per call`);
+    if (!step.passed && step.result.errors) lines.push(`    caller errors (${step.result.dir}):\n${step.result.errors}`);
+    if (!step.passed && step.calleeErrors) lines.push(`    callee errors:\n${step.calleeErrors}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function printTable(sb: ServerFigures | undefined, kam: ServerFigures | undefined): void {
+  const rows: string[][] = [['Figure', 'Switchboard', 'Kamailio', 'SB/Kam', 'Target']];
+  const reg = (f?: ServerFigures) => f?.registrations;
+  const best = (f?: ServerFigures) => f?.calls?.best;
+  rows.push(['Registrations/s (closed loop, median)', num(reg(sb)?.ratePerSec), num(reg(kam)?.ratePerSec), ratio(reg(sb)?.ratePerSec, reg(kam)?.ratePerSec), `>= ${num(TARGET_REGISTRATIONS_PER_SEC)}`]);
+  rows.push(['  registration failures', pct(reg(sb)?.failureRatio), pct(reg(kam)?.failureRatio), '', `< ${pct(MAX_FAILURE_RATIO)}`]);
+  rows.push(['  CPU us per registration', num(reg(sb)?.cpuMicrosPerRegistration), num(reg(kam)?.cpuMicrosPerRegistration), ratio(reg(sb)?.cpuMicrosPerRegistration, reg(kam)?.cpuMicrosPerRegistration), '']);
+  rows.push([`Calls/s (highest step, < ${pct(MAX_FAILURE_RATIO)} failed)`, num(best(sb)?.targetRate), num(best(kam)?.targetRate), ratio(best(sb)?.targetRate, best(kam)?.targetRate), `>= ${TARGET_CALLS_PER_SEC}`]);
+  rows.push(['  achieved call creation rate', num(best(sb)?.achievedRate), num(best(kam)?.achievedRate), '', '']);
+  rows.push(['  failed calls at that step', best(sb) ? `${best(sb)!.failed}/${best(sb)!.attempted}` : '-', best(kam) ? `${best(kam)!.failed}/${best(kam)!.attempted}` : '-', '', '']);
+  rows.push(['  CPU us per call', num(best(sb)?.cpuMicrosPerCall), num(best(kam)?.cpuMicrosPerCall), ratio(best(sb)?.cpuMicrosPerCall, best(kam)?.cpuMicrosPerCall), '']);
+  rows.push(['  INVITE->180 median / p99 ms', best(sb) ? `${num(best(sb)!.ringMedianMs)} / ${num(best(sb)!.ringP99Ms)}` : '-', best(kam) ? `${num(best(kam)!.ringMedianMs)} / ${num(best(kam)!.ringP99Ms)}` : '-', '', '']);
+  rows.push(['Peak RSS MB (VmHWM)', num(sb?.peakRssKb === undefined ? undefined : sb.peakRssKb / 1024, 1), 'n/a', '', '']);
+  const memory = sb?.memory;
+  const per10kMb = (kb: number | undefined) => num(kb === undefined ? undefined : (kb * 10_000) / 1024, 1);
+  rows.push(['RSS per 10,000 registrations MB, at once', per10kMb(memory?.kbPerRegistration), 'n/a', '', `<= ${per10kMb(TARGET_KB_PER_REGISTRATION)}`]);
+  rows.push(['  KB per registration, at once', num(memory?.kbPerRegistration, 2), 'n/a', '', `<= ${TARGET_KB_PER_REGISTRATION}`]);
+  rows.push(['RSS per 10,000 registrations MB, 34 s later', per10kMb(memory?.kbPerRegistrationSettled), 'n/a', '', `<= ${per10kMb(TARGET_KB_PER_REGISTRATION)}`]);
+  rows.push(['  KB per registration, 34 s later', num(memory?.kbPerRegistrationSettled, 2), 'n/a', '', `<= ${TARGET_KB_PER_REGISTRATION}`]);
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const format = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  process.stdout.write(`\n${format(rows[0]!)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.slice(1).map(format).join('\n')}\n`);
+}
+
+async function runMicroBenchmarks(): Promise<void> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const name of MICRO_BENCHMARKS) {
+    const file = path.join(here, `${name}.js`);
+    if (!existsSync(file)) continue;
+    log(`micro-benchmark ${name}`);
+    const { code, output, timedOut } = await runChild(process.execPath, [file], MICRO_TIMEOUT_MS);
+    process.stdout.write(`\n--- ${name} (exit ${timedOut ? 'timeout' : code}) ---\n${output}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = parseArgs(process.argv.slice(2));
+  log(`work directory ${workDir}${settings.quick ? ' (quick)' : ''}`);
+  const results = new Map<string, ServerFigures>();
+  for (const kind of settings.servers) results.set(kind, await benchOne(kind, settings));
+  for (const figures of results.values()) printDetails(figures);
+  printTable(results.get('switchboard'), results.get('kamailio'));
+  if (settings.micro) await runMicroBenchmarks();
+  const failed = [...results.values()].some((figures) => figures.error !== undefined);
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();
