@@ -42,6 +42,10 @@ export class InviteServerTransaction implements ServerTransaction {
   private readonly timerI: TimerSlot;
   private readonly timerL: TimerSlot;
 
+  get requestToTag(): string | undefined {
+    return this.request.toTag();
+  }
+
   constructor(
     readonly request: SipRequest,
     private readonly ctx: InviteServerContext,

@@ -128,7 +128,7 @@ export class TransactionLayer {
     const key = serverKey(req, via, req.method);
     if (key === undefined) return;
     const existing = this.servers.get(key);
-    if (existing && (hasRfc3261Branch(via) || existing.request.toTag() === req.toTag())) {
+    if (existing && (hasRfc3261Branch(via) || existing.requestToTag === req.toTag())) {
       existing.receiveRequest();
       return;
     }
@@ -167,18 +167,26 @@ export class TransactionLayer {
     const ctx = this.context(req.source?.transport ?? 'UDP', release);
     const tx: ServerTx =
       req.method === 'INVITE'
-        ? new InviteServerTransaction(req, {
-            ...ctx,
-            accepted: (res) => {
-              acceptedKey = acceptedInviteKey(req.callId, req.fromTag(), res.toTag(), req.cseq()?.seq ?? 0);
-              this.acceptedInvites.set(acceptedKey, tx as InviteServerTransaction);
-            },
-          })
+        ? this.createInviteServer(req, ctx, (k) => (acceptedKey = k))
         : new NonInviteServerTransaction(req, ctx);
     if (indexed) this.servers.set(key, tx);
     if (mergeIndexed) this.serversByMergeKey.set(merged, tx);
     this.liveServers.add(tx);
     if (tx instanceof InviteServerTransaction) tx.start();
+    return tx;
+  }
+
+  // A method of its own so that the closure holding the request is not shared with `release`,
+  // which lives as long as the transaction: V8 keeps one context per scope for all its closures.
+  private createInviteServer(req: SipRequest, ctx: TransactionContext, remember: (acceptedKey: string) => void): InviteServerTransaction {
+    const tx: InviteServerTransaction = new InviteServerTransaction(req, {
+      ...ctx,
+      accepted: (res) => {
+        const key = acceptedInviteKey(req.callId, req.fromTag(), res.toTag(), req.cseq()?.seq ?? 0);
+        remember(key);
+        this.acceptedInvites.set(key, tx);
+      },
+    });
     return tx;
   }
 

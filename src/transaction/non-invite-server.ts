@@ -12,15 +12,29 @@ export class NonInviteServerTransaction implements ServerTransaction {
   lastResponse: SipResponse | undefined;
   onTerminated?: () => void;
   onTransportError?: (err: Error) => void;
+  /** kept for RFC 2543 matching after the request itself is let go */
+  readonly requestToTag: string | undefined;
+  private held: SipRequest | undefined;
   private readonly destination: Endpoint;
   private readonly timerJ: TimerSlot;
 
   constructor(
-    readonly request: SipRequest,
+    request: SipRequest,
     private readonly ctx: TransactionContext,
   ) {
+    this.held = request;
+    this.requestToTag = request.toTag();
     this.destination = responseDestination(request);
     this.timerJ = new TimerSlot(ctx.clock, () => this.terminate());
+  }
+
+  /**
+   * The request, until the final response is sent. Completed transactions wait 64*T1 on UDP and,
+   * under load, there are tens of thousands of them: they keep only what answers a retransmission.
+   */
+  get request(): SipRequest {
+    if (!this.held) throw new Error('the request of a completed transaction is no longer kept');
+    return this.held;
   }
 
   respond(res: SipResponse): void {
@@ -31,6 +45,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
       return;
     }
     this.state = 'Completed';
+    this.held = undefined;
     this.transmit(res);
     if (this.state !== 'Completed') return;
     // Timer J keeps the final response for request retransmissions; a reliable transport has none.

@@ -36,9 +36,11 @@ describe('non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
     const tx = receiveBye(h);
     let terminated = 0;
     tx.onTerminated = () => terminated++;
-    tx.respond(response(tx.request, 200, 'b'));
+    const req = tx.request;
+    tx.respond(response(req, 200, 'b'));
     assert.equal(tx.state, 'Completed');
-    tx.respond(response(tx.request, 500, 'b'));
+    assert.throws(() => tx.request, /no longer kept/);
+    tx.respond(response(req, 500, 'b'));
     h.layer.receive(request({ method: 'BYE', toTag: 'b' }));
     assert.deepEqual(h.sentSummary(), ['200', '200']);
     assert.equal(h.requests.length, 1);
