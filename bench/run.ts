@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureCalls, MAX_FAILURE_RATIO, type CallFigures } from './calls.js';
 import { startKamailio } from './kamailio.js';
-import { measureMemory, type MemoryFigures } from './memory.js';
+import { measureMemory, TCP_SETTLE_MS, type MemoryFigures, type MemoryRun } from './memory.js';
 import { freePorts, runChild } from './processes.js';
 import { peakRssKb, rssKb } from './procfs.js';
 import { measureRegistrations, registerOnce, type RegistrationFigures } from './registrations.js';
@@ -31,7 +31,6 @@ interface Settings {
   registrationCount: number;
   registrationRepeats: number;
   memoryUsers: number;
-  memorySettleMs: number;
   callRates: number[];
   callStepSeconds: number;
 }
@@ -61,9 +60,7 @@ function parseArgs(argv: readonly string[]): Settings {
     micro: has('--micro'),
     registrationCount: quick ? 10_000 : 30_000,
     registrationRepeats: quick ? 1 : 3,
-    memoryUsers: quick ? 5_000 : 20_000,
-    // Timer J (32 s) keeps each REGISTER's server transaction; wait it out before the settled sample.
-    memorySettleMs: quick ? 0 : 34_000,
+    memoryUsers: quick ? 10_000 : 20_000,
     callRates: quick ? [100, 300, 500] : [100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500],
     callStepSeconds: quick ? 3 : 5,
   };
@@ -71,10 +68,9 @@ function parseArgs(argv: readonly string[]): Settings {
 
 const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
-// Extension numbers: re-registering users, callees, and the users registered once for the memory figure.
+// Extension numbers: re-registering users and callees (memory.ts has its own users).
 const reRegisteringUsers = userRange(100_000, 2_000);
 const callees = userRange(200_000, 200);
-const memoryUsers = (count: number) => userRange(300_000, count);
 
 interface ServerFigures {
   name: string;
@@ -93,11 +89,10 @@ async function benchServer(server: ServerUnderTest, settings: Settings): Promise
   const sampleRss = (phase: string) => {
     if (server.memoryPid !== undefined) figures.rssByPhase.push({ phase, kb: rssKb(server.memoryPid) });
   };
-  const memoryInjection = registrationFile(`${server.name}-memory-users.csv`, memoryUsers(settings.memoryUsers));
   const usersInjection = registrationFile(`${server.name}-users.csv`, reRegisteringUsers);
 
   const started = Date.now();
-  await server.provision([...reRegisteringUsers, ...callees, ...(settings.memory ? memoryUsers(settings.memoryUsers) : [])]);
+  await server.provision([...reRegisteringUsers, ...callees]);
   figures.provisionSec = (Date.now() - started) / 1000;
   log(`${server.name}: users provisioned in ${figures.provisionSec.toFixed(1)} s`);
   sampleRss('provisioning');
@@ -105,13 +100,6 @@ async function benchServer(server: ServerUnderTest, settings: Settings): Promise
   // Warm-up (JIT, caches) and first registration of every re-registering user; not measured.
   const warmUp = await registerOnce(server, `${server.name}-warm-up`, usersInjection, reRegisteringUsers.length, 200);
   log(`${server.name}: warm-up ${warmUp.result.successful}/${reRegisteringUsers.length} registered`);
-
-  // Memory first, so that transactions left by the throughput runs do not blur the growth.
-  if (settings.memory && server.memoryPid !== undefined) {
-    log(`${server.name}: memory, ${settings.memoryUsers} distinct users register once`);
-    figures.memory = await measureMemory(server, server.memoryPid, memoryInjection, settings.memoryUsers, settings.memorySettleMs);
-    sampleRss('memory');
-  }
 
   log(`${server.name}: registrations, ${settings.registrationRepeats} x ${settings.registrationCount}`);
   figures.registrations = await measureRegistrations(server, usersInjection, {
@@ -138,7 +126,7 @@ async function benchServer(server: ServerUnderTest, settings: Settings): Promise
   return figures;
 }
 
-async function benchOne(kind: 'switchboard' | 'kamailio', settings: Settings): Promise<ServerFigures> {
+async function benchLoad(kind: 'switchboard' | 'kamailio', settings: Settings): Promise<ServerFigures> {
   const name = kind === 'switchboard' ? 'Switchboard' : 'Kamailio';
   let server: ServerUnderTest | undefined;
   try {
@@ -154,6 +142,21 @@ async function benchOne(kind: 'switchboard' | 'kamailio', settings: Settings): P
   } finally {
     await server?.stop();
   }
+}
+
+async function benchOne(kind: 'switchboard' | 'kamailio', settings: Settings): Promise<ServerFigures> {
+  const figures = await benchLoad(kind, settings);
+  // On an instance of its own, after the load one has stopped: neither its heap nor its transactions count.
+  if (kind === 'switchboard' && settings.memory) {
+    try {
+      figures.memory = await measureMemory(settings.memoryUsers, log);
+    } catch (error) {
+      const message = `memory: ${error instanceof Error ? error.message : String(error)}`;
+      log(`${figures.name}: FAILED: ${message}`);
+      figures.error = figures.error === undefined ? message : `${figures.error}; ${message}`;
+    }
+  }
+  return figures;
 }
 
 // ---- report ----
@@ -172,8 +175,12 @@ function printDetails(figures: ServerFigures): void {
   }
   const memory = figures.memory;
   if (memory) {
-    lines.push(`  memory: ${memory.run.result.successful}/${memory.users} registered at ${num(memory.run.ratePerSec)}/s; RSS ${num(memory.rssBeforeKb / 1024, 1)} -> ${num(memory.rssAfterKb / 1024, 1)} MB` +
-      (memory.rssSettledKb === undefined ? '' : ` (${num(memory.rssSettledKb / 1024, 1)} MB 34 s later)`));
+    lines.push(`  memory, fresh instance: ${num(2 * memory.users)} extensions provisioned in ${num(memory.provisionSec, 1)} s`);
+    const describe = (phase: MemoryRun, when: string) =>
+      `    ${phase.transport}: ${phase.run.result.successful}/${memory.users} registered at ${num(phase.run.ratePerSec)}/s, ${phase.run.result.retransmissions} retransmissions; ` +
+      `RSS ${num(phase.rssBeforeKb / 1024, 1)} -> ${num(phase.rssAfterKb / 1024, 1)} MB ${when}, ${num(phase.kbPerRegistration, 2)} KB each; API lists ${num(phase.listed)} registrations`;
+    lines.push(describe(memory.stored, `${TCP_SETTLE_MS / 1000} s after`));
+    lines.push(describe(memory.transient, 'at once (includes live transactions)'));
   }
   if (figures.rssByPhase.length > 0) {
     lines.push(`  RSS after each phase: ${figures.rssByPhase.map(({ phase, kb }) => `${phase} ${num(kb / 1024, 1)} MB`).join(', ')}; peak ${num((figures.peakRssKb ?? Number.NaN) / 1024, 1)} MB`);
@@ -202,10 +209,10 @@ function printTable(sb: ServerFigures | undefined, kam: ServerFigures | undefine
   rows.push(['Peak RSS MB (VmHWM)', num(sb?.peakRssKb === undefined ? undefined : sb.peakRssKb / 1024, 1), 'n/a', '', '']);
   const memory = sb?.memory;
   const per10kMb = (kb: number | undefined) => num(kb === undefined ? undefined : (kb * 10_000) / 1024, 1);
-  rows.push(['RSS per 10,000 registrations MB, at once', per10kMb(memory?.kbPerRegistration), 'n/a', '', `<= ${per10kMb(TARGET_KB_PER_REGISTRATION)}`]);
-  rows.push(['  KB per registration, at once', num(memory?.kbPerRegistration, 2), 'n/a', '', `<= ${TARGET_KB_PER_REGISTRATION}`]);
-  rows.push(['RSS per 10,000 registrations MB, 34 s later', per10kMb(memory?.kbPerRegistrationSettled), 'n/a', '', `<= ${per10kMb(TARGET_KB_PER_REGISTRATION)}`]);
-  rows.push(['  KB per registration, 34 s later', num(memory?.kbPerRegistrationSettled, 2), 'n/a', '', `<= ${TARGET_KB_PER_REGISTRATION}`]);
+  rows.push(['RSS per 10,000 registrations MB (TCP, fresh)', per10kMb(memory?.stored.kbPerRegistration), 'n/a', '', `<= ${per10kMb(TARGET_KB_PER_REGISTRATION)}`]);
+  rows.push(['  KB per registration (stored bindings)', num(memory?.stored.kbPerRegistration, 2), 'n/a', '', `<= ${TARGET_KB_PER_REGISTRATION}`]);
+  rows.push(['Transient: RSS per 10,000 UDP registrations MB', per10kMb(memory?.transient.kbPerRegistration), 'n/a', '', '']);
+  rows.push(['  KB per registration, at once (live transactions)', num(memory?.transient.kbPerRegistration, 2), 'n/a', '', '']);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const format = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   process.stdout.write(`\n${format(rows[0]!)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.slice(1).map(format).join('\n')}\n`);

@@ -34,7 +34,13 @@ function request(agent: https.Agent, port: number, method: string, apiPath: stri
   });
 }
 
-export async function startSwitchboard(sipPort: number, httpsPort: number): Promise<ServerUnderTest> {
+export interface Switchboard extends ServerUnderTest {
+  readonly memoryPid: number;
+  /** How many current registrations GET /api/v1/registrations lists. */
+  registrationCount(): Promise<number>;
+}
+
+export async function startSwitchboard(sipPort: number, httpsPort: number): Promise<Switchboard> {
   const dataDir = mkdtempSync(path.join(workDir, 'switchboard-data-'));
   const child = startChild(
     process.execPath,
@@ -78,12 +84,21 @@ export async function startSwitchboard(sipPort: number, httpsPort: number): Prom
     await Promise.all(Array.from({ length: PROVISION_CONCURRENCY }, worker));
   }
 
+  async function registrationCount(): Promise<number> {
+    const response = await request(agent, httpsPort, 'GET', '/api/v1/registrations');
+    if (response.status !== 200) throw new Error(`GET /api/v1/registrations: ${response.status} ${response.text.slice(0, 300)}`);
+    const list: unknown = JSON.parse(response.text);
+    if (!Array.isArray(list)) throw new Error(`GET /api/v1/registrations: not an array: ${response.text.slice(0, 300)}`);
+    return list.length;
+  }
+
   return {
     name: 'Switchboard',
     sipPort,
     memoryPid: child.pid,
     pids: () => [child.pid],
     provision,
+    registrationCount,
     output: () => child.output(),
     stop,
   };

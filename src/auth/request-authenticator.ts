@@ -19,15 +19,13 @@ export class RequestAuthenticator {
   authenticate(req: SipRequest, realm: string, toTag: string): AuthResult {
     const registrar = req.method === 'REGISTER';
     const credentials = readCredentials(req, registrar ? 'authorization' : 'proxy-authorization');
+    let extension: Extension | undefined;
     const result = this.digest.verify(credentials, req.method, realm, (username, algorithm) => {
-      const ext = this.extensions.find(realm, username);
-      if (!ext) return undefined;
-      return algorithm === 'MD5' ? ext.ha1Md5 : ext.ha1Sha256;
+      extension = this.extensions.find(realm, username);
+      if (!extension) return undefined;
+      return algorithm === 'MD5' ? extension.ha1Md5 : extension.ha1Sha256;
     });
-    if (result.outcome === 'ok') {
-      const extension = this.extensions.find(realm, result.username);
-      if (extension) return { ok: true, extension };
-    }
+    if (result.outcome === 'ok' && extension?.number === result.username) return { ok: true, extension };
     const status = registrar ? 401 : 407;
     const res = createResponse(req, status, undefined, toTag);
     const header = registrar ? 'WWW-Authenticate' : 'Proxy-Authenticate';

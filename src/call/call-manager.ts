@@ -299,7 +299,7 @@ export class CallManager {
     out.add('Allow', ALLOWED_METHODS);
     this.ensureCallerDialog(call, 'confirmed');
     call.inviteTx.respond(out);
-    this.deps.logger.info({ call: call.id, caller: call.caller, callee: call.callee }, 'call answered');
+    this.deps.logger.debug({ call: call.id, caller: call.caller, callee: call.callee }, 'call answered');
   }
 
   private onBranchFailed(call: Call, branch: Branch, status: number, res?: SipResponse): void {

@@ -23,13 +23,30 @@ function precedes(a: Binding, b: Binding): boolean {
   return a.q !== b.q ? a.q > b.q : a.registeredAt > b.registeredAt;
 }
 
+/**
+ * Batches repository writes: every REGISTER that arrives in one turn of the event loop is written
+ * in one database transaction, which is what lets the registrar keep up with thousands per second.
+ */
+export interface WriteBehind {
+  transaction(fn: () => void): void;
+  /** runs flush soon, e.g. setImmediate */
+  defer(flush: () => void): void;
+  onError(err: unknown): void;
+}
+
 export class LocationService {
   private readonly aors = new Map<string, Entry[]>();
   private timer: TimerHandle = undefined;
   private timerDueAt = Infinity;
   private lastSweepAt = -Infinity;
+  private pending: (() => void)[] = [];
 
-  constructor(private readonly repo: BindingRepository, private readonly clock: Clock) {}
+  /** Without `writeBehind` every change is written to the repository at once. */
+  constructor(
+    private readonly repo: BindingRepository,
+    private readonly clock: Clock,
+    private readonly writeBehind?: WriteBehind,
+  ) {}
 
   load(): void {
     const now = this.clock.now();
@@ -87,13 +104,13 @@ export class LocationService {
    * the caller removes an equivalent binding written differently before upserting its successor.
    */
   update(removals: readonly Binding[], upserts: readonly Binding[]): void {
-    for (const b of removals) {
-      this.repo.remove(b.domain, b.number, b.contactUri);
-      this.delete(b.domain, b.number, b.contactUri);
-    }
+    this.write(() => {
+      for (const b of removals) this.repo.remove(b.domain, b.number, b.contactUri);
+      for (const b of upserts) this.repo.upsert(b);
+    });
+    for (const b of removals) this.delete(b.domain, b.number, b.contactUri);
     let earliest = Infinity;
     for (const b of upserts) {
-      this.repo.upsert(b);
       this.delete(b.domain, b.number, b.contactUri);
       this.insert(b);
       earliest = Math.min(earliest, b.expiresAt);
@@ -102,14 +119,35 @@ export class LocationService {
   }
 
   removeAll(domain: string, number: string): void {
-    this.repo.removeAll(domain, number);
+    this.write(() => this.repo.removeAll(domain, number));
     this.aors.delete(aorKey(domain, number));
   }
 
+  /** Writes what is still pending; called on shutdown before the store closes. */
+  flush(): void {
+    const ops = this.pending;
+    if (ops.length === 0 || !this.writeBehind) return;
+    this.pending = [];
+    try {
+      this.writeBehind.transaction(() => {
+        for (const op of ops) op();
+      });
+    } catch (err) {
+      this.writeBehind.onError(err);
+    }
+  }
+
   close(): void {
+    this.flush();
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.timerDueAt = Infinity;
+  }
+
+  private write(op: () => void): void {
+    if (!this.writeBehind) return op();
+    this.pending.push(op);
+    if (this.pending.length === 1) this.writeBehind.defer(() => this.flush());
   }
 
   private insert(binding: Binding): void {
@@ -169,7 +207,7 @@ export class LocationService {
       if (expired === entries.length) this.aors.delete(key);
       else this.aors.set(key, entries.filter((e) => e.binding.expiresAt > now));
     }
-    if (removed) this.repo.removeExpired(now);
+    if (removed) this.write(() => this.repo.removeExpired(now));
     this.scheduleSweep(earliest);
   }
 }

@@ -113,19 +113,27 @@ export function processRegister(input: RegisterInput, location: LocationService,
     upserts.push({
       domain: input.domain,
       number: input.number,
-      contact: input.contactTexts[i],
-      contactUri: contact.uriText,
+      contact: detach(input.contactTexts[i]),
+      contactUri: detach(contact.uriText),
       q: qs[i],
       expiresAt: now + expiries[i] * 1000,
-      callId: input.callId,
+      callId: detach(input.callId),
       cseq: input.cseq,
       transport: input.source.transport,
       sourceAddress: input.source.address,
       sourcePort: input.source.port,
-      userAgent: input.userAgent,
+      userAgent: detach(input.userAgent),
       registeredAt: now,
     });
   }
   location.update(removals, upserts);
   return currentBindings(input, location, now);
+}
+
+/**
+ * A copy of a string cut from a parsed message. V8 keeps such substrings as views of the whole
+ * message text; a binding lives for an hour, so it keeps its own copy (~0.5 KB less per binding).
+ */
+function detach(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
 }

@@ -14,7 +14,7 @@ import { DomainDirectory } from '../registrar/domain-directory.js';
 import { LocationService } from '../registrar/location-service.js';
 import { RegistrarService } from '../registrar/registrar-service.js';
 import { SipStack } from '../stack/sip-stack.js';
-import { appendCallRecordCsv } from '../store/cdr-csv.js';
+import { CdrCsvWriter } from '../store/cdr-csv.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/types.js';
 import { systemClock } from '../transaction/clock.js';
@@ -84,7 +84,11 @@ async function startOnStore(
     secret: persistentSecret(store),
   });
   const auth = new RequestAuthenticator(digest, store.extensions);
-  const location = new LocationService(store.bindings, clock);
+  const location = new LocationService(store.bindings, clock, {
+    transaction: (fn) => store.transaction(fn),
+    defer: (flush) => setImmediate(flush),
+    onError: (err) => logger.error({ err: String(err) }, 'could not save registrations to the database'),
+  });
   location.load();
   cleanups.push(() => location.close());
 
@@ -106,7 +110,8 @@ async function startOnStore(
   });
   cleanups.push(() => stack.close());
 
-  const cdrDir = join(dataDir, 'cdr');
+  const cdrCsv = new CdrCsvWriter(join(dataDir, 'cdr'));
+  cleanups.push(() => cdrCsv.close());
   const calls = new CallManager({
     stack,
     domains,
@@ -118,7 +123,7 @@ async function startOnStore(
     logger,
     onCallEnded: (record) => {
       const stored = store.callRecords.insert(record);
-      if (vars.cdr.csv) appendCallRecordCsv(cdrDir, stored);
+      if (vars.cdr.csv) cdrCsv.append(stored);
       logger.info({ caller: record.caller, callee: record.callee, disposition: record.disposition, status: record.finalStatus }, 'call ended');
     },
   });

@@ -16,20 +16,41 @@ export function callRecordsToCsv(records: CallRecord[]): string {
   return headerLine() + records.map(recordLine).join('');
 }
 
-/** Appends to <dir>/cdr-YYYY-MM-DD.csv (UTC date of endedAt), starting a new file with the header. */
-export function appendCallRecordCsv(dir: string, record: CallRecord): void {
-  const file = path.join(dir, cdrCsvFileName(record.endedAt));
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    const fd = fs.openSync(file, 'a');
+/**
+ * Appends records to <dir>/cdr-YYYY-MM-DD.csv (UTC date of endedAt), starting each new file with the
+ * header. The day's file stays open: one synchronous write per call, so a record is on disk when the
+ * call is over, without an open/stat/close per call.
+ */
+export class CdrCsvWriter {
+  private fd: number | undefined;
+  private file = '';
+
+  constructor(private readonly dir: string) {}
+
+  append(record: CallRecord): void {
+    const file = path.join(this.dir, cdrCsvFileName(record.endedAt));
     try {
-      const isNew = fs.fstatSync(fd).size === 0;
-      fs.writeSync(fd, (isNew ? headerLine() : '') + recordLine(record));
-    } finally {
-      fs.closeSync(fd);
+      if (file !== this.file || this.fd === undefined) this.open(file);
+      fs.writeSync(this.fd!, recordLine(record));
+    } catch (err) {
+      this.close();
+      throw new Error(`cannot write call record to ${file}: ${err instanceof Error ? err.message : String(err)}`);
     }
-  } catch (err) {
-    throw new Error(`cannot write call record to ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+    this.file = '';
+  }
+
+  private open(file: string): void {
+    this.close();
+    fs.mkdirSync(this.dir, { recursive: true });
+    const fd = fs.openSync(file, 'a');
+    this.fd = fd;
+    this.file = file;
+    if (fs.fstatSync(fd).size === 0) fs.writeSync(fd, headerLine());
   }
 }
 

@@ -2,7 +2,7 @@ import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { appendCallRecordCsv, callRecordsToCsv } from '../../src/store/cdr-csv.js';
+import { CdrCsvWriter, callRecordsToCsv } from '../../src/store/cdr-csv.js';
 import type { CallRecord } from '../../src/store/types.js';
 import { makeTempDir } from './temp-store.js';
 
@@ -43,11 +43,23 @@ test('values that a spreadsheet would run as formulas are defused; E.164 numbers
   assert.ok(row.startsWith(`1,'-1+1,a.example,"'=HYPERLINK(""http://x"")",+4930123456,`), row);
 });
 
+test('a reopened writer appends to the day file without a second header', () => {
+  const cdrDir = path.join(dir, 'cdr-reopen');
+  for (const id of [1, 2]) {
+    const writer = new CdrCsvWriter(cdrDir);
+    writer.append(record({ id }));
+    writer.close();
+  }
+  assert.equal(fs.readFileSync(path.join(cdrDir, 'cdr-2024-06-01.csv'), 'utf8'), callRecordsToCsv([record({ id: 1 }), record({ id: 2 })]));
+});
+
 test('append writes the header once per new daily file named by the UTC end date', () => {
   const cdrDir = path.join(dir, 'cdr');
-  appendCallRecordCsv(cdrDir, record({ id: 1 }));
-  appendCallRecordCsv(cdrDir, record({ id: 2 }));
-  appendCallRecordCsv(cdrDir, record({ id: 3, endedAt: Date.UTC(2024, 5, 2, 8, 0, 0) }));
+  const writer = new CdrCsvWriter(cdrDir);
+  writer.append(record({ id: 1 }));
+  writer.append(record({ id: 2 }));
+  writer.append(record({ id: 3, endedAt: Date.UTC(2024, 5, 2, 8, 0, 0) }));
+  writer.close();
   assert.deepEqual(fs.readdirSync(cdrDir).sort(), ['cdr-2024-06-01.csv', 'cdr-2024-06-02.csv']);
   const day1 = fs.readFileSync(path.join(cdrDir, 'cdr-2024-06-01.csv'), 'utf8');
   assert.equal(day1, callRecordsToCsv([record({ id: 1 }), record({ id: 2 })]));
@@ -59,7 +71,7 @@ test('append writes the header once per new daily file named by the UTC end date
 test('an unwritable directory gives a one-line error naming the file', () => {
   const blocker = path.join(dir, 'file-not-dir');
   fs.writeFileSync(blocker, '');
-  assert.throws(() => appendCallRecordCsv(blocker, record({})), (err: Error) => {
+  assert.throws(() => new CdrCsvWriter(blocker).append(record({})), (err: Error) => {
     assert.ok(err.message.startsWith(`cannot write call record to ${path.join(blocker, 'cdr-2024-06-01.csv')}: `), err.message);
     assert.doesNotMatch(err.message, /\n/);
     return true;
