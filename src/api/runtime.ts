@@ -1,15 +1,10 @@
-// What the API needs from the running server besides the store. The SIP side implements it, so the
-// API layer never imports the call layer or the registrar (arrows point down only).
+import type { ActiveCall } from '../call/call-manager.js';
 
-export interface ActiveCallInfo {
-  id: string;
-  domain: string;
-  caller: string;
-  callee: string;
-  state: 'ringing' | 'answered';
-  startedAt: number;
-  answeredAt: number | null;
-}
+// What the API needs from the running server besides the store. The server implements it, so the
+// API reaches live calls and registrations only through this interface, borrowing just their types.
+
+/** A call in progress as the call layer reports it. */
+export type ActiveCallInfo = ActiveCall;
 
 export interface ListenerInfo {
   transport: string;
