@@ -1,15 +1,10 @@
 // Where each address of record (domain, number) can be reached: an in-memory index of bindings,
 // written through to the repository so bindings survive a restart, and cleared as they expire.
-import type { NameAddr, SipUri } from '../sip/message.js';
+import type { NameAddr } from '../sip/message.js';
 import { parseUri, uriEquals } from '../sip/uri.js';
 import type { Binding, BindingRepository } from '../store/types.js';
 import type { Clock, TimerHandle } from '../transaction/clock.js';
 
-interface Entry {
-  binding: Binding;
-  /** parsed once, for RFC 3261 §19.1.4 comparison; null when the stored text does not parse */
-  uri: SipUri | null;
-}
 
 /** Sweeps scan every binding, so they run at most this often even when expiries are close together. */
 const MIN_SWEEP_INTERVAL_MS = 1000;
@@ -35,7 +30,7 @@ export interface WriteBehind {
 }
 
 export class LocationService {
-  private readonly aors = new Map<string, Entry[]>();
+  private readonly aors = new Map<string, Binding[]>();
   private timer: TimerHandle = undefined;
   private timerDueAt = Infinity;
   private lastSweepAt = -Infinity;
@@ -64,7 +59,7 @@ export class LocationService {
     if (!entries) return [];
     const now = this.clock.now();
     const out: Binding[] = [];
-    for (const e of entries) if (e.binding.expiresAt > now) out.push(e.binding);
+    for (const e of entries) if (e.expiresAt > now) out.push(e);
     return out;
   }
 
@@ -74,9 +69,11 @@ export class LocationService {
     if (!entries) return undefined;
     const now = this.clock.now();
     for (const e of entries) {
-      if (e.binding.expiresAt <= now) continue;
-      const same = e.uri ? uriEquals(e.uri, contact.uri) : e.binding.contactUri === contact.uriText;
-      if (same) return e.binding;
+      if (e.expiresAt <= now) continue;
+      if (e.contactUri === contact.uriText) return e;
+      // equivalent but written differently (RFC 3261 §19.1.4): rare, so parsed only when needed
+      const uri = parseUri(e.contactUri);
+      if (uri && uriEquals(uri, contact.uri)) return e;
     }
     return undefined;
   }
@@ -85,7 +82,7 @@ export class LocationService {
     const now = this.clock.now();
     const out: Binding[] = [];
     for (const entries of this.aors.values()) {
-      for (const e of entries) if (e.binding.expiresAt > now) out.push(e.binding);
+      for (const e of entries) if (e.expiresAt > now) out.push(e);
     }
     return out;
   }
@@ -94,7 +91,7 @@ export class LocationService {
     const now = this.clock.now();
     let n = 0;
     for (const entries of this.aors.values()) {
-      for (const e of entries) if (e.binding.expiresAt > now) n++;
+      for (const e of entries) if (e.expiresAt > now) n++;
     }
     return n;
   }
@@ -158,15 +155,15 @@ export class LocationService {
       this.aors.set(key, entries);
     }
     let i = 0;
-    while (i < entries.length && !precedes(binding, entries[i].binding)) i++;
-    entries.splice(i, 0, { binding, uri: parseUri(binding.contactUri) });
+    while (i < entries.length && !precedes(binding, entries[i])) i++;
+    entries.splice(i, 0, binding);
   }
 
   private delete(domain: string, number: string, contactUri: string): void {
     const key = aorKey(domain, number);
     const entries = this.aors.get(key);
     if (!entries) return;
-    const i = entries.findIndex((e) => e.binding.contactUri === contactUri);
+    const i = entries.findIndex((e) => e.contactUri === contactUri);
     if (i < 0) return;
     entries.splice(i, 1);
     if (entries.length === 0) this.aors.delete(key);
@@ -175,7 +172,7 @@ export class LocationService {
   private earliestExpiry(): number {
     let earliest = Infinity;
     for (const entries of this.aors.values()) {
-      for (const e of entries) earliest = Math.min(earliest, e.binding.expiresAt);
+      for (const e of entries) earliest = Math.min(earliest, e.expiresAt);
     }
     return earliest;
   }
@@ -199,13 +196,13 @@ export class LocationService {
     for (const [key, entries] of this.aors) {
       let expired = 0;
       for (const e of entries) {
-        if (e.binding.expiresAt <= now) expired++;
-        else earliest = Math.min(earliest, e.binding.expiresAt);
+        if (e.expiresAt <= now) expired++;
+        else earliest = Math.min(earliest, e.expiresAt);
       }
       if (expired === 0) continue;
       removed = true;
       if (expired === entries.length) this.aors.delete(key);
-      else this.aors.set(key, entries.filter((e) => e.binding.expiresAt > now));
+      else this.aors.set(key, entries.filter((e) => e.expiresAt > now));
     }
     if (removed) this.write(() => this.repo.removeExpired(now));
     this.scheduleSweep(earliest);
