@@ -3,6 +3,8 @@
 // when the cap is reached. A nonce we may have forgotten is never trusted again: the client gets a
 // fresh one instead (stale=true), which costs it one round trip and keeps replays out.
 
+import { detachFromMessage } from '../sip/detach.js';
+
 export type NonceCountVerdict = 'accepted' | 'replayed' | 'forgotten';
 
 interface Entry {
@@ -30,7 +32,7 @@ export class NonceCountTracker {
       return 'accepted';
     }
     if (issuedAt < this.forgetBefore) return 'forgotten';
-    this.entries.set(nonce, { highestNc: nc, issuedAt, expiresAt });
+    this.entries.set(detachFromMessage(nonce), { highestNc: nc, issuedAt, expiresAt });
     if (this.entries.size > this.maxEntries) this.evictOldest();
     return 'accepted';
   }
