@@ -120,9 +120,27 @@ export class CallManager {
     const calleeDomain = this.deps.domains.resolve(uri?.host);
     const calleeNumber = uri?.user ? safeDecode(uri.user) : undefined;
     const callee = calleeNumber === undefined ? undefined : this.deps.extensions.find(calleeDomain, calleeNumber);
-    if (!callee) return reject(404, 'Not Found');
+    // From here on the caller is known, so every outcome is a call attempt with a record.
+    const refuse = (status: number, reason: string, callee: string) => {
+      reject(status, reason);
+      const now = this.deps.clock.now();
+      this.record({
+        callId: req.callId,
+        domain: calleeDomain,
+        caller: auth.extension.number,
+        callee,
+        startedAt: now,
+        answeredAt: null,
+        endedAt: now,
+        durationSeconds: 0,
+        disposition: 'failed',
+        finalStatus: status,
+        hangupBy: 'system',
+      });
+    };
+    if (!callee) return refuse(404, 'Not Found', calleeNumber ?? '');
     const bindings = this.deps.location.lookup(calleeDomain, callee.number);
-    if (bindings.length === 0) return reject(480, 'Temporarily Unavailable');
+    if (bindings.length === 0) return refuse(480, 'Temporarily Unavailable', callee.number);
 
     const call: Call = {
       id: randomUUID(),
@@ -487,8 +505,12 @@ export class CallManager {
     });
     if (call.callerDialog) call.callerDialog.state = 'terminated';
     if (call.calleeDialog) call.calleeDialog.state = 'terminated';
+    this.record(callRecordOf(call, this.deps.clock.now(), finalStatus, disposition, hangupBy));
+  }
+
+  private record(rec: NewCallRecord): void {
     try {
-      this.deps.onCallEnded(callRecordOf(call, this.deps.clock.now(), finalStatus, disposition, hangupBy));
+      this.deps.onCallEnded(rec);
     } catch (err) {
       this.deps.logger.error({ err }, 'could not write the call record');
     }

@@ -209,6 +209,9 @@ describe('calls through Switchboard (SIPp)', { timeout: 60_000 }, () => {
     const result = await runCaller(caller, 'uac-expect-status', { callee, status: '480' });
     assert.equal(result.code, 0, explain('caller', result));
     assert.match(result.log, /final status 480/);
+    const [record] = await records(caller, callee);
+    assert.equal(record!.disposition, 'failed');
+    assert.equal(record!.finalStatus, 480);
   });
 
   it('answers 407 again, not 480, to a caller with a wrong password, and writes no call record', async () => {
@@ -231,6 +234,9 @@ describe('calls through Switchboard (SIPp)', { timeout: 60_000 }, () => {
     const result = await runCaller(caller, 'uac-expect-status', { callee: '8999', status: '404' });
     assert.equal(result.code, 0, explain('caller', result));
     assert.match(result.log, /final status 404/);
+    const [record] = await records(caller, '8999');
+    assert.equal(record!.disposition, 'failed');
+    assert.equal(record!.finalStatus, 404);
   });
 
   it(`gives up after no_answer_timeout = ${NO_ANSWER_TIMEOUT_S} s (uac-expect-status 408 + uas-ring-forever): CDR no_answer`, async () => {
