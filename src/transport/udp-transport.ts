@@ -65,11 +65,20 @@ export class UdpTransport implements Transport {
   }
 }
 
+const UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 function bindSocket(address: string, port: number, onMessage: MessageHandler, log: TransportLog): Promise<BoundSocket> {
   const family = ipFamily(address);
   if (family === undefined) return Promise.reject(listenError('UDP', address, port, 'not an IP address'));
   // '::' must not also take IPv4, which belongs to the '0.0.0.0' socket.
-  const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: address === '::' });
+  // A burst of a few thousand datagrams (phones re-registering after a power cut, a call storm)
+  // must wait in the kernel while the event loop is busy, not be dropped: ask for a large receive
+  // buffer; the kernel caps it at net.core.rmem_max.
+  const socket = createSocket({
+    type: family === 6 ? 'udp6' : 'udp4',
+    ipv6Only: address === '::',
+    recvBufferSize: UDP_RECEIVE_BUFFER_BYTES,
+  });
   return new Promise((resolve, reject) => {
     const onBindError = (err: Error): void => {
       socket.close();
