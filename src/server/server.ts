@@ -152,12 +152,14 @@ async function startOnStore(
     onExtensionDeleted: (domain, number) => location.removeAll(domain, number),
     onDomainsChanged: () => domains.reload(),
   };
+  // One HTTP listener: '::' takes IPv4 too (dual stack) when every interface is wanted.
+  const apiHost = bind.includes('::') ? '::' : bind[0];
   const api =
     opts.httpsPort > 0 && tls
       ? await startApiServers({
           store,
           runtime,
-          bind: bind[0],
+          bind: apiHost,
           httpsPort: opts.httpsPort,
           httpPort: opts.httpPort,
           tls: { key: tls.key, cert: tls.cert },
@@ -169,11 +171,11 @@ async function startOnStore(
   const banner = [
     `Switchboard ${VERSION}`,
     ...stack.listeners().map((l) => `  SIP ${l.transport.padEnd(3)} ${hostPort(l.address, l.port)}`),
-    ...(api ? [`  HTTPS   ${hostPort(bind[0], api.httpsPort)}`] : []),
-    ...(api && api.httpPort > 0 ? [`  HTTP    ${hostPort(bind[0], api.httpPort)} (redirects to HTTPS)`] : []),
+    ...(api ? [`  HTTPS   ${hostPort(apiHost, api.httpsPort)}`] : []),
+    ...(api && api.httpPort > 0 ? [`  HTTP    ${hostPort(apiHost, api.httpPort)} (redirects to HTTPS)`] : []),
     `  data    ${dataDir}`,
     `  domain  ${domainName}`,
-    ...(api ? [`  console https://${consoleHost(bind[0])}:${api.httpsPort}/api/docs`] : []),
+    ...(api ? [`  console https://${consoleHost(apiHost)}:${api.httpsPort}/api/docs`] : []),
   ];
 
   let stopping: Promise<void> | undefined;
