@@ -1,4 +1,4 @@
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { SettingsRepository } from '../store/types.js';
 
 /** The settings key holding the admin password hash. */
@@ -36,18 +36,21 @@ export function ensureAdminCredential(settings: SettingsRepository, envPassword:
   return { generatedPassword };
 }
 
-export function verifyAdminPassword(settings: SettingsRepository, password: string): boolean {
+/** Runs scrypt on libuv's thread pool: tens of milliseconds per try must never stall SIP on the event loop. */
+export async function verifyAdminPassword(settings: SettingsRepository, password: string): Promise<boolean> {
   const stored = settings.get(ADMIN_PASSWORD_SETTING);
   return stored !== undefined && verifyAgainst(stored, password);
 }
 
-function verifyAgainst(stored: string, password: string): boolean {
+async function verifyAgainst(stored: string, password: string): Promise<boolean> {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== SCHEME) return false;
   const [N, r, p] = parts.slice(1, 4).map(Number);
   if (![N, r, p].every((n) => Number.isSafeInteger(n) && n > 0)) return false;
   const salt = Buffer.from(parts[4], 'base64');
   const expected = Buffer.from(parts[5], 'base64');
-  const actual = derive(password, salt, N, r, p);
+  const actual = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(password, salt, KEY_LENGTH, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(key))),
+  );
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }

@@ -9,6 +9,9 @@ const TOKEN_PREFIX = 'sbt_';
 // scrypt is slow on purpose; remembering a good header briefly keeps a busy console responsive.
 const BASIC_CACHE_TTL_MS = 60_000;
 const BASIC_CACHE_MAX_ENTRIES = 256;
+const MAX_FAILURES_PER_WINDOW = 10;
+const FAILURE_WINDOW_MS = 60_000;
+const MAX_TRACKED_ADDRESSES = 10_000;
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -25,8 +28,9 @@ export function generateToken(): string {
  */
 export function createAuthenticator(store: Store): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
   const acceptedBasic = new Map<string, number>();
+  const failures = new FailedLogins();
 
-  function basicIsValid(header: string, credentials: string): boolean {
+  async function basicIsValid(header: string, credentials: string): Promise<boolean> {
     const key = sha256Hex(header);
     const now = Date.now();
     const until = acceptedBasic.get(key);
@@ -35,7 +39,7 @@ export function createAuthenticator(store: Store): (request: FastifyRequest, rep
     const decoded = Buffer.from(credentials, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0 || decoded.slice(0, colon) !== ADMIN_USER) return false;
-    if (!verifyAdminPassword(store.settings, decoded.slice(colon + 1))) return false;
+    if (!(await verifyAdminPassword(store.settings, decoded.slice(colon + 1)))) return false;
     if (acceptedBasic.size >= BASIC_CACHE_MAX_ENTRIES) acceptedBasic.clear();
     acceptedBasic.set(key, now + BASIC_CACHE_TTL_MS);
     return true;
@@ -54,7 +58,11 @@ export function createAuthenticator(store: Store): (request: FastifyRequest, rep
     let failure: string;
     if (!header) failure = 'authentication required: use HTTP Basic as admin or a bearer token';
     else if (scheme.toLowerCase() === 'basic') {
-      if (basicIsValid(header, value.trim())) return undefined;
+      if (failures.blocked(request.ip)) {
+        return reply.code(429).header('retry-after', String(FAILURE_WINDOW_MS / 1000)).send({ error: 'too many failed logins from this address; try again later' });
+      }
+      if (await basicIsValid(header, value.trim())) return undefined;
+      failures.record(request.ip);
       failure = 'invalid admin credentials';
     } else if (scheme.toLowerCase() === 'bearer') {
       if (bearerIsValid(value.trim())) return undefined;
@@ -62,6 +70,31 @@ export function createAuthenticator(store: Store): (request: FastifyRequest, rep
     } else failure = `unsupported authorization scheme "${scheme}"`;
     return reply.code(401).header('www-authenticate', `Basic realm="${REALM}"`).send({ error: failure });
   };
+}
+
+/** Online guessing gets a handful of tries per address and window, then 429 until the window ends. */
+class FailedLogins {
+  private readonly byAddress = new Map<string, { count: number; windowStart: number }>();
+
+  blocked(address: string): boolean {
+    const entry = this.byAddress.get(address);
+    if (!entry) return false;
+    if (Date.now() - entry.windowStart >= FAILURE_WINDOW_MS) {
+      this.byAddress.delete(address);
+      return false;
+    }
+    return entry.count >= MAX_FAILURES_PER_WINDOW;
+  }
+
+  record(address: string): void {
+    const now = Date.now();
+    const entry = this.byAddress.get(address);
+    if (entry && now - entry.windowStart < FAILURE_WINDOW_MS) entry.count++;
+    else {
+      if (this.byAddress.size >= MAX_TRACKED_ADDRESSES) this.byAddress.clear();
+      this.byAddress.set(address, { count: 1, windowStart: now });
+    }
+  }
 }
 
 function splitOnce(text: string, separator: string): [string, string] {

@@ -145,6 +145,9 @@ export class DigestAuthenticator {
       const verdict = this.counts.accept(nonce, ncValue, check.issuedAt, check.issuedAt + this.lifetimeMs, now);
       if (verdict === 'forgotten') return STALE;
       if (verdict === 'replayed') return invalid('nonce count replayed');
+    } else if (this.counts.accept(nonce, 1, check.issuedAt, check.issuedAt + this.lifetimeMs, now) !== 'accepted') {
+      // without qop there is no count to guard replays: each nonce serves once, then a fresh one
+      return STALE;
     }
     return { outcome: 'ok', username, algorithm };
   }

@@ -18,6 +18,8 @@ export class RequestAuthenticator {
 
   authenticate(req: SipRequest, realm: string, toTag: string): AuthResult {
     const registrar = req.method === 'REGISTER';
+    // The digest uri is not compared with the Request-URI: SIPp and some phones put the server's
+    // address there instead. Replays are stopped by nonce counts, and qop-less nonces serve once.
     const credentials = readCredentials(req, registrar ? 'authorization' : 'proxy-authorization');
     let extension: Extension | undefined;
     const result = this.digest.verify(credentials, req.method, realm, (username, algorithm) => {
@@ -44,3 +46,4 @@ function readCredentials(req: SipRequest, key: string): Credentials[] {
   }
   return out;
 }
+

@@ -6,13 +6,14 @@ import type { DomainDirectory } from '../registrar/domain-directory.js';
 import type { LocationService } from '../registrar/location-service.js';
 import { createResponse, newCallId, newTag } from '../sip/builders.js';
 import { splitHeaderValues } from '../sip/headers.js';
-import { SipRequest, type SipResponse } from '../sip/message.js';
+import { unescapeUserPart } from '../sip/uri.js';
+import { SipRequest, type Endpoint, type SipResponse } from '../sip/message.js';
 import type { SipStack } from '../stack/sip-stack.js';
 import type { Binding, CallRecord, NewCallRecord } from '../store/types.js';
 import type { Clock } from '../transaction/clock.js';
 import type { ClientTransactionUser, ServerTransaction } from '../transaction/layer.js';
 import { callRecordOf, type Branch, type Call } from './call.js';
-import { copySessionHeaders, mirrorResponse } from './relay.js';
+import { copyRecordRoute, copySessionHeaders, mirrorResponse } from './relay.js';
 
 export interface CallManagerDeps {
   stack: SipStack;
@@ -52,6 +53,7 @@ export class CallManager {
   private readonly calls = new Map<string, Call>();
   private readonly dialogs = new Map<string, LegRef>();
   private readonly byInviteTx = new WeakMap<ServerTransaction, Call>();
+  private readonly lastAcks = new WeakMap<Dialog, { ack: SipRequest; dest: Endpoint }>();
   private accepting = true;
 
   constructor(private readonly deps: CallManagerDeps) {}
@@ -118,7 +120,9 @@ export class CallManager {
     }
     const uri = req.requestUri();
     const calleeDomain = this.deps.domains.resolve(uri?.host);
-    const calleeNumber = uri?.user ? safeDecode(uri.user) : undefined;
+    // domains are separate companies: one's extensions cannot dial into another's
+    if (calleeDomain !== callerDomain) return reject(403, 'Forbidden - another domain');
+    const calleeNumber = uri?.user ? unescapeUserPart(uri.user) : undefined;
     const callee = calleeNumber === undefined ? undefined : this.deps.extensions.find(calleeDomain, calleeNumber);
     // From here on the caller is known, so every outcome is a call attempt with a record.
     const refuse = (status: number, reason: string, callee: string) => {
@@ -160,6 +164,7 @@ export class CallManager {
       rseqMap: new Map(),
       nextRseq: 1,
       callerAcked: false,
+      pendingAck: undefined,
     };
     this.calls.set(call.id, call);
     this.byInviteTx.set(tx, call);
@@ -172,7 +177,7 @@ export class CallManager {
 
   /** CANCEL of a pending INVITE (RFC 3261 §9.2). */
   handleCancel(req: SipRequest, tx: ServerTransaction): void {
-    const inviteTx = this.deps.stack.transactions.findInviteFor(req);
+    const inviteTx = this.deps.stack.findInviteFor(req);
     const call = inviteTx ? this.byInviteTx.get(inviteTx) : undefined;
     if (!call) {
       tx.respond(createResponse(req, 481, 'Call/Transaction Does Not Exist'));
@@ -191,6 +196,11 @@ export class CallManager {
     const { call, side } = ref;
     const dialog = side === 'caller' ? call.callerDialog : call.calleeDialog;
     if (!dialog) return false;
+    if (dialog.state === 'terminated') {
+      // kept only so late retransmissions find it: a BYE that crossed ours is fine, the rest is gone
+      tx.respond(createResponse(req, req.method === 'BYE' ? 200 : 481, req.method === 'BYE' ? 'OK' : 'Call/Transaction Does Not Exist'));
+      return true;
+    }
     if (!dialog.acceptRemoteRequest(req)) {
       tx.respond(createResponse(req, 500, 'Server Internal Error - CSeq out of order'));
       return true;
@@ -214,16 +224,24 @@ export class CallManager {
   /** ACK for a 2xx: ours to absorb, the B2BUA already acknowledged the other leg. */
   handleAck(ack: SipRequest): void {
     const ref = this.dialogs.get(dialogId(ack.callId, ack.toTag() ?? '', ack.fromTag() ?? ''));
-    if (ref?.side === 'caller') ref.call.callerAcked = true;
+    if (!ref) return;
+    const { call, side } = ref;
+    if (side === 'caller') call.callerAcked = true;
+    const pending = call.pendingAck;
+    if (pending && pending.side === side) {
+      // late offer: the SDP answer rides on this ACK and must reach the far leg on ours
+      call.pendingAck = undefined;
+      this.sendAckTo(pending.dialog, pending.inviteSeq, ack);
+    }
   }
 
   /** A 2xx retransmitted after its transaction ended: our ACK was lost, send it again. */
   handleStrayResponse(res: SipResponse): void {
     if (res.status < 200 || res.status >= 300 || res.cseq()?.method !== 'INVITE') return;
     const ref = this.dialogs.get(dialogId(res.callId, res.fromTag() ?? '', res.toTag() ?? ''));
-    const dialog = ref?.side === 'callee' ? ref.call.calleeDialog : undefined;
-    if (!dialog) return;
-    this.sendAckTo(dialog, res.cseq()?.seq ?? dialog.localSeq);
+    if (!ref) return;
+    const dialog = ref.side === 'callee' ? ref.call.calleeDialog : ref.call.callerDialog;
+    if (dialog) this.resendAck(dialog, res.cseq()?.seq ?? dialog.localSeq);
   }
 
   private startBranch(call: Call, binding: Binding, callerName: string, maxForwards: number): void {
@@ -266,9 +284,10 @@ export class CallManager {
 
   private onBranchResponse(call: Call, branch: Branch, res: SipResponse): void {
     if (res.status < 200) {
-      if (res.status === 100) return;
+      // RFC 3261 §9.1: any provisional, 100 included, allows the CANCEL we were holding back
       branch.provisionalSeen = true;
       if (branch.cancelWanted) return this.sendCancel(branch);
+      if (res.status === 100) return;
       if (call.state !== 'ringing' || branch.state === 'cancelled') return;
       branch.state = 'early';
       if (res.toTag()) branch.earlyDialog ??= Dialog.asUac(branch.invite, res, branch.dest);
@@ -281,6 +300,7 @@ export class CallManager {
 
   private relayProvisional(call: Call, branch: Branch, res: SipResponse): void {
     const out = mirrorResponse(call.invite, res, call.callerTag);
+    copyRecordRoute(call.invite, out);
     out.add('Contact', `<${this.callerContact(call)}>`);
     const rseq = Number(res.get('rseq'));
     if (res.optionTags('require').includes('100rel') && Number.isInteger(rseq)) {
@@ -297,14 +317,27 @@ export class CallManager {
   }
 
   private onBranchAnswered(call: Call, branch: Branch, res: SipResponse): void {
+    const inviteSeq = branch.invite.cseq()?.seq ?? 1;
+    const answered = call.calleeDialog;
+    if (branch.state === 'answered' && answered && answered.remoteTag === res.toTag()) {
+      // the 2xx again (RFC 6026 §8.4): our ACK was lost, unless it still waits for the caller's
+      if (call.pendingAck?.dialog !== answered) this.resendAck(answered, inviteSeq);
+      return;
+    }
     const dialog = Dialog.asUac(branch.invite, res, branch.dest);
-    this.sendAckTo(dialog, branch.invite.cseq()?.seq ?? 1);
+    // a PRACK already used CSeq numbers in this dialog while it was early
+    const early = branch.earlyDialog;
+    if (early && early.remoteTag === res.toTag()) dialog.localSeq = Math.max(dialog.localSeq, early.localSeq);
     if (call.state !== 'ringing' || branch.state === 'cancelled') {
       // a second device answered in the race with the first: release it at once
+      this.sendAckTo(dialog, inviteSeq);
       this.sendRequestIn(dialog, 'BYE');
       branch.state = 'cancelled';
       return;
     }
+    // late offer: the caller's SDP answer comes in its ACK, so ours waits for it
+    if (call.invite.body.length === 0) call.pendingAck = { side: 'caller', dialog, inviteSeq };
+    else this.sendAckTo(dialog, inviteSeq);
     branch.state = 'answered';
     call.state = 'answered';
     call.answeredAt = this.deps.clock.now();
@@ -313,6 +346,7 @@ export class CallManager {
     this.dialogs.set(dialog.id, { call, side: 'callee' });
     for (const other of call.branches) if (other !== branch) this.cancelBranch(other);
     const out = mirrorResponse(call.invite, res, call.callerTag);
+    copyRecordRoute(call.invite, out);
     out.add('Contact', `<${this.callerContact(call)}>`);
     out.add('Allow', ALLOWED_METHODS);
     this.ensureCallerDialog(call, 'confirmed');
@@ -386,10 +420,16 @@ export class CallManager {
     cancel.add('Call-ID', inv.callId);
     cancel.add('CSeq', `${inv.cseq()?.seq ?? 1} CANCEL`);
     try {
-      this.deps.stack.transactions.sendRequest(cancel, branch.dest, IGNORE_RESPONSES);
+      this.deps.stack.sendCancel(cancel, branch.dest);
     } catch (err) {
       this.deps.logger.warn({ err: String(err) }, 'could not send CANCEL');
     }
+    // the INVITE transaction waits for a final response forever once ringing (RFC 3261 §9.1)
+    this.deps.clock.setTimer(CANCELLED_BRANCH_GIVE_UP_MS, () => {
+      if (branch.state !== 'cancelled') return;
+      branch.state = 'failed';
+      branch.tx?.terminate();
+    });
   }
 
   private relayInDialog(call: Call, side: 'caller' | 'callee', req: SipRequest, tx: ServerTransaction): void {
@@ -418,7 +458,9 @@ export class CallManager {
           if (res.status === 100) return;
           if (req.method === 'INVITE' && res.status >= 200 && res.status < 300) {
             target.dialog.refreshTarget(res);
-            this.sendAckTo(target.dialog, out.cseq()?.seq ?? target.dialog.localSeq);
+            const inviteSeq = out.cseq()?.seq ?? target.dialog.localSeq;
+            if (req.body.length === 0) call.pendingAck = { side, dialog: target.dialog, inviteSeq };
+            else this.sendAckTo(target.dialog, inviteSeq);
           }
           const back = mirrorResponse(req, res, ourTag);
           if ((req.method === 'INVITE' || req.method === 'UPDATE') && res.status < 300) {
@@ -474,13 +516,28 @@ export class CallManager {
     }
   }
 
-  private sendAckTo(dialog: Dialog, inviteSeq: number): void {
+  /** ACK for a 2xx, carrying the session description of `answer` (late offer) when given. */
+  private sendAckTo(dialog: Dialog, inviteSeq: number, answer?: SipRequest): void {
     const dest = dialog.nextHop();
     if (!dest) return;
+    const ack = dialog.createRequest('ACK', inviteSeq);
+    if (answer) copySessionHeaders(answer, ack);
     try {
-      this.deps.stack.sendAck(dialog.createRequest('ACK', inviteSeq), dest);
+      this.deps.stack.sendAck(ack, dest);
+      this.lastAcks.set(dialog, { ack, dest });
     } catch (err) {
       this.deps.logger.warn({ err: String(err) }, 'could not send ACK');
+    }
+  }
+
+  /** The same ACK again, for a retransmitted 2xx. */
+  private resendAck(dialog: Dialog, inviteSeq: number): void {
+    const last = this.lastAcks.get(dialog);
+    if (!last || last.ack.cseq()?.seq !== inviteSeq) return this.sendAckTo(dialog, inviteSeq);
+    try {
+      this.deps.stack.resend(last.ack, last.dest);
+    } catch (err) {
+      this.deps.logger.warn({ err: String(err) }, 'could not resend ACK');
     }
   }
 
@@ -517,6 +574,8 @@ export class CallManager {
   }
 }
 
+// RFC 3261 Timer C is over three minutes; a phone that ignores our CANCEL gets 64*T1 at the default T1
+const CANCELLED_BRANCH_GIVE_UP_MS = 32_000;
 const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
 const DEFAULT_DEST = { transport: 'UDP' as const, address: '127.0.0.1', port: 5060 };
 
@@ -534,12 +593,4 @@ function acceptsSdp(accept: string): boolean {
 
 function quoteDisplay(name: string): string {
   return `"${name.replace(/["\\]/g, (c) => `\\${c}`)}"`;
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }

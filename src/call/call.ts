@@ -41,6 +41,8 @@ export interface Call {
   rseqMap: Map<number, { branch: Branch; rseq: number }>;
   nextRseq: number;
   callerAcked: boolean;
+  /** a 2xx to an INVITE without an offer: our ACK on `dialog` waits for the ACK from `side` */
+  pendingAck: { side: 'caller' | 'callee'; dialog: Dialog; inviteSeq: number } | undefined;
 }
 
 export function callRecordOf(call: Call, endedAt: number, finalStatus: number, disposition: CallRecord['disposition'], hangupBy: CallRecord['hangupBy']): NewCallRecord {

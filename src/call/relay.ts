@@ -17,3 +17,8 @@ export function mirrorResponse(req: SipRequest, res: SipResponse, toTag: string 
   for (const h of res.headers) if (h.key === 'retry-after' || h.key === 'warning') out.add(h.name, h.value);
   return out;
 }
+
+/** A UAS copies Record-Route into the responses that create its dialog (RFC 3261 §12.1.1). */
+export function copyRecordRoute(req: SipRequest, res: SipResponse): void {
+  for (const h of req.headers) if (h.key === 'record-route') res.add(h.name, h.value);
+}

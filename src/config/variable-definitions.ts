@@ -130,7 +130,7 @@ export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
   },
   {
     section: 'sip', name: 'max_message_bytes', type: 'integer', default: 65536, min: 4096, max: 1048576, unit: 'bytes',
-    description: 'largest SIP message accepted; bigger ones are rejected',
+    description: 'largest SIP message accepted; bigger UDP datagrams are dropped, TCP/TLS connections announcing a bigger body are closed',
   },
   {
     section: 'sip', name: 'user_agent', type: 'string', default: 'Switchboard',

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { newTag } from '../sip/builders.js';
+import { formatNameAddr, parseNameAddr } from '../sip/headers.js';
+import { formatHeaderParams } from '../sip/params.js';
 import { parseUri } from '../sip/uri.js';
 import { SipRequest, type Endpoint, type SipResponse, type TransportName } from '../sip/message.js';
 
@@ -70,10 +71,10 @@ export class Dialog {
   /** A new request within the dialog, CSeq incremented (ACK and CANCEL are built elsewhere). */
   createRequest(method: string, cseq = ++this.localSeq): SipRequest {
     const req = new SipRequest(method, this.remoteTarget);
-    const first = this.routeSet[0];
-    if (first && !first.includes(';lr')) {
+    const first = this.routeSet[0] === undefined ? undefined : parseNameAddr(this.routeSet[0]);
+    if (first && !('lr' in first.uri.params)) {
       // strict routing (RFC 3261 §12.2.1.1): the first route becomes the Request-URI
-      req.setUri(first.replace(/^<|>$/g, ''));
+      req.setUri(first.uriText);
       for (const r of this.routeSet.slice(1)) req.add('Route', r);
       req.add('Route', `<${this.remoteTarget}>`);
     } else {
@@ -108,7 +109,10 @@ export class Dialog {
   /** Where the next request in this dialog is sent. */
   nextHop(): Endpoint | undefined {
     const first = this.routeSet[0];
-    if (first) return uriToEndpoint(first.replace(/^<|>.*$/g, ''));
+    if (first) {
+      const route = parseNameAddr(first);
+      return route ? uriToEndpoint(route.uriText) : undefined;
+    }
     return this.flow ?? uriToEndpoint(this.remoteTarget);
   }
 }
@@ -117,17 +121,16 @@ export function dialogId(callId: string, localTag: string, remoteTag: string): s
   return `${callId}\n${localTag}\n${remoteTag}`;
 }
 
-export { newTag };
-
+/** From or To without its tag; the tag is added back as each request is built. */
 function stripTag(party: string): string {
-  return party.replace(/;\s*tag\s*=\s*[^;]*/i, '');
+  const na = parseNameAddr(party);
+  if (!na || na.params.tag === undefined) return party;
+  const { tag: _tag, ...params } = na.params;
+  return formatNameAddr({ ...na, params });
 }
 
 function formatRoute(uriText: string, params: Record<string, string | null>): string {
-  const extra = Object.entries(params)
-    .map(([k, v]) => (v === null ? `;${k}` : `;${k}=${v}`))
-    .join('');
-  return `<${uriText}>${extra}`;
+  return `<${uriText}>${formatHeaderParams(params)}`;
 }
 
 /** Resolves a SIP URI with an IP-literal host to the endpoint to send to (RFC 3263 without DNS). */

@@ -47,13 +47,21 @@ const DIGEST_RESPONSE = /(\bresponse\s*=\s*)("[^"]*"|[^,\s]+)/gi;
 /** Every SIP message in and out, in the classic trace layout, for troubleshooting. */
 export class SipTrace {
   private readonly out: WriteStream;
+  private failed = false;
 
-  constructor(file: string) {
+  /** A trace that cannot be written (disk full, file removed) stops and says so once; SIP goes on. */
+  constructor(file: string, onError: (err: Error) => void) {
     mkdirSync(dirname(file), { recursive: true });
     this.out = createWriteStream(file, { flags: 'a' });
+    this.out.on('error', (err) => {
+      if (this.failed) return;
+      this.failed = true;
+      onError(err);
+    });
   }
 
   record(direction: 'in' | 'out', transport: string, address: string, port: number, data: Buffer): void {
+    if (this.failed) return;
     const peer = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
     const arrow = direction === 'in' ? `received from ${transport} ${peer}` : `sent to ${transport} ${peer}`;
     const text = data.toString('latin1').replace(DIGEST_RESPONSE, '$1"<hidden>"');

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { RequestAuthenticator } from '../auth/request-authenticator.js';
 import { createResponse, newTag } from '../sip/builders.js';
 import type { SipRequest } from '../sip/message.js';
+import { unescapeUserPart } from '../sip/uri.js';
 import type { ServerTransaction } from '../transaction/layer.js';
 import type { DomainDirectory } from './domain-directory.js';
 import type { LocationService } from './location-service.js';
@@ -34,7 +35,7 @@ export class RegistrarService {
       tx.respond(auth.response);
       return;
     }
-    if (auth.extension.number !== decodeURIComponent(aorUser)) {
+    if (auth.extension.number !== unescapeUserPart(aorUser)) {
       tx.respond(createResponse(req, 403, 'Forbidden - credentials do not match the To user', toTag));
       return;
     }

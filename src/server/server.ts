@@ -13,7 +13,7 @@ import { createLogger, SipTrace, type Logger } from '../log/logger.js';
 import { DomainDirectory } from '../registrar/domain-directory.js';
 import { LocationService } from '../registrar/location-service.js';
 import { RegistrarService } from '../registrar/registrar-service.js';
-import { SipStack } from '../stack/sip-stack.js';
+import { hostPort, SipStack } from '../stack/sip-stack.js';
 import { CdrCsvWriter } from '../store/cdr-csv.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/types.js';
@@ -54,8 +54,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   try {
     return await startOnStore(opts, dataDir, vars, logger, store, cleanups);
   } catch (err) {
-    for (const c of cleanups.reverse()) await c();
+    await runCleanups(cleanups, logger);
     throw err;
+  }
+}
+
+/** Last in, first out, and each one runs even when an earlier one fails: the store must close. */
+async function runCleanups(cleanups: (() => unknown)[], logger: Logger): Promise<void> {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (err) {
+      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while shutting down');
+    }
   }
 }
 
@@ -92,7 +103,9 @@ async function startOnStore(
   location.load();
   cleanups.push(() => location.close());
 
-  const trace = vars.log.sip_trace ? new SipTrace(join(dataDir, 'log', 'sip-trace.log')) : undefined;
+  const trace = vars.log.sip_trace
+    ? new SipTrace(join(dataDir, 'log', 'sip-trace.log'), (err) => logger.error({ err: err.message }, 'SIP trace stopped: cannot write the trace file'))
+    : undefined;
   if (trace) cleanups.push(() => trace.close());
   const stack = await SipStack.start({
     transport: {
@@ -107,6 +120,7 @@ async function startOnStore(
     logger,
     trace,
     userAgent: vars.sip.user_agent,
+    maxMessageBytes: vars.sip.max_message_bytes,
   });
   cleanups.push(() => stack.close());
 
@@ -185,7 +199,7 @@ async function startOnStore(
       calls.shutdown();
       // give the BYEs and CANCELs a moment on the wire before the sockets close
       await new Promise((r) => setTimeout(r, active > 0 ? 500 : 50));
-      for (const c of cleanups.reverse()) await c();
+      await runCleanups(cleanups, logger);
     })());
   return { logger, banner, generatedAdminPassword: generatedPassword, stop };
 }
@@ -217,10 +231,6 @@ function persistentSecret(store: Store): Buffer {
   const secret = randomBytes(32);
   store.settings.set('digest.nonce_secret', secret.toString('hex'));
   return secret;
-}
-
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 function consoleHost(bind: string): string {

@@ -4,11 +4,6 @@
 
 export type TransportName = 'UDP' | 'TCP' | 'TLS';
 
-export interface UriParams {
-  /** lowercase name -> value (null for a flag parameter such as ;lr) */
-  readonly [name: string]: string | null;
-}
-
 /** sip:, sips: or tel: URI. Other schemes parse with scheme set and host empty (see isSipUri). */
 export interface SipUri {
   scheme: string;             // lowercase: 'sip' | 'sips' | 'tel' | other
@@ -97,20 +92,10 @@ export abstract class SipMessage {
     return out;
   }
 
-  /** Replace every line of this header with one line. */
-  set(name: string, value: string): this {
-    const key = canonicalHeaderKey(name);
-    const i = this.headers.findIndex((h) => h.key === key);
-    this.remove(key);
-    const field = { key, name, value };
-    if (i >= 0) this.headers.splice(Math.min(i, this.headers.length), 0, field);
-    else this.headers.push(field);
-    return this;
-  }
-
   add(name: string, value: string): this {
-    this.headers.push({ key: canonicalHeaderKey(name), name, value });
-    this.cache = undefined;
+    const key = canonicalHeaderKey(name);
+    this.headers.push({ key, name, value });
+    this.cache?.delete(key);
     return this;
   }
 
@@ -119,26 +104,14 @@ export abstract class SipMessage {
     const key = canonicalHeaderKey(name);
     const i = this.headers.findIndex((h) => h.key === key);
     this.headers.splice(i >= 0 ? i : 0, 0, { key, name, value });
-    this.cache = undefined;
+    this.cache?.delete(key);
     return this;
   }
 
   remove(name: string): this {
     const key = canonicalHeaderKey(name);
     this.headers = this.headers.filter((h) => h.key !== key);
-    this.cache = undefined;
-    return this;
-  }
-
-  /** Remove the first value of a possibly comma-joined header (the top Via). */
-  removeFirstValue(name: string): this {
-    const key = canonicalHeaderKey(name);
-    const i = this.headers.findIndex((h) => h.key === key);
-    if (i < 0) return this;
-    const rest = splitHeaderValues(this.headers[i].value).slice(1);
-    if (rest.length === 0) this.headers.splice(i, 1);
-    else this.headers[i] = { ...this.headers[i], value: rest.join(', ') };
-    this.cache = undefined;
+    this.cache?.delete(key);
     return this;
   }
 

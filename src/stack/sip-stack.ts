@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { RateLimitedLog, type SipTrace } from '../log/logger.js';
-import { createResponse, newBranch } from '../sip/builders.js';
+import { createResponse, newBranch, newTag } from '../sip/builders.js';
 import { formatVia, splitHeaderValues } from '../sip/headers.js';
-import type { Endpoint, SipResponse, TransportName } from '../sip/message.js';
+import type { Endpoint, SipResponse } from '../sip/message.js';
 import { SipRequest } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
 import { serialize } from '../sip/serializer.js';
@@ -32,6 +32,8 @@ export interface SipStackOptions {
   trace?: SipTrace;
   /** product name for User-Agent and Server headers */
   userAgent: string;
+  /** larger messages are dropped unparsed (streams also cap the body at this size) */
+  maxMessageBytes: number;
 }
 
 /**
@@ -46,12 +48,14 @@ export class SipStack {
 
   private constructor(private readonly opts: SipStackOptions) {
     this.badMessageLog = new RateLimitedLog((msg, fields) => opts.logger.warn(fields, msg));
+    // Timer callbacks reach the PBX too (timeouts, transport errors): they get the same guard.
+    const clock: Clock = { ...opts.clock, setTimer: (ms, fn) => opts.clock.setTimer(ms, () => this.dispatch(fn)) };
     this.transactions = new TransactionLayer({
-      clock: opts.clock,
+      clock,
       timers: opts.timers,
       send: (msg, dest) => this.sendMessage(msg, dest),
       isReliable: (t) => t !== 'UDP',
-      onRequest: (req, tx) => this.dispatch(() => this.user?.onRequest(req, tx)),
+      onRequest: (req, tx) => this.deliverRequest(req, tx),
       onAck: (ack) => this.dispatch(() => this.user?.onAck(ack)),
       onStrayResponse: (res) => this.dispatch(() => this.user?.onStrayResponse(res)),
     });
@@ -87,6 +91,20 @@ export class SipStack {
     this.transactions.sendStateless(ack, dest);
   }
 
+  /** CANCEL shares its INVITE's top Via (RFC 3261 §9.1), so it is sent as built */
+  sendCancel(cancel: SipRequest, dest: Endpoint): void {
+    this.transactions.sendRequest(cancel, dest, IGNORE_RESPONSES);
+  }
+
+  /** a message sent before, again and unchanged (an ACK for a retransmitted 2xx) */
+  resend(msg: SipRequest, dest: Endpoint): void {
+    this.transactions.sendStateless(msg, dest);
+  }
+
+  findInviteFor(cancel: SipRequest): ServerTransaction | undefined {
+    return this.transactions.findInviteFor(cancel);
+  }
+
   viaFor(dest: Endpoint): string {
     const local = this.transport.localEndpointFor(dest);
     return `SIP/2.0/${dest.transport} ${hostPort(local.address, local.port)};branch=${newBranch()};rport`;
@@ -98,10 +116,6 @@ export class SipStack {
     const scheme = dest.transport === 'TLS' ? 'sips' : 'sip';
     const transportParam = dest.transport === 'UDP' || dest.transport === 'TLS' ? '' : `;transport=${dest.transport.toLowerCase()}`;
     return `${scheme}:${user ? `${user}@` : ''}${hostPort(local.address, local.port)}${transportParam}`;
-  }
-
-  isReliable(t: TransportName): boolean {
-    return t !== 'UDP';
   }
 
   async close(): Promise<void> {
@@ -119,6 +133,10 @@ export class SipStack {
 
   private receive(data: Buffer, source: Endpoint): void {
     this.opts.trace?.record('in', source.transport, source.address, source.port, data);
+    if (data.length > this.opts.maxMessageBytes) {
+      this.badMessageLog.write('dropped oversized SIP message', { bytes: data.length, from: source.address, port: source.port });
+      return;
+    }
     const parsed = parseMessage(data);
     if (!parsed.ok) {
       this.badMessageLog.write('malformed SIP message', { error: parsed.error, from: source.address, port: source.port });
@@ -142,9 +160,21 @@ export class SipStack {
     this.dispatch(() => this.transactions.receive(msg));
   }
 
+  /** Every request gets an answer: 503 before the PBX is attached, 500 when its handler fails. */
+  private deliverRequest(req: SipRequest, tx: ServerTransaction): void {
+    const user = this.user;
+    if (!user) return tx.respond(createResponse(req, 503, 'Service Unavailable - starting', newTag()));
+    try {
+      user.onRequest(req, tx);
+    } catch (err) {
+      this.opts.logger.error({ err }, 'error while handling a SIP request');
+      if (tx.state === 'Trying' || tx.state === 'Proceeding') tx.respond(createResponse(req, 500, 'Server Internal Error', newTag()));
+    }
+  }
+
   private replyStateless(req: SipRequest, status: number, reason: string, source: Endpoint): void {
     try {
-      const res = createResponse(req, status, reason);
+      const res = createResponse(req, status, reason, newTag());
       this.sendMessage(res, source);
     } catch (err) {
       this.opts.logger.debug({ err: String(err) }, 'could not answer a malformed request');
@@ -160,6 +190,8 @@ export class SipStack {
     }
   }
 }
+
+const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
 
 export function hostPort(address: string, port: number): string {
   return address.includes(':') && !address.startsWith('[') ? `[${address}]:${port}` : `${address}:${port}`;
@@ -177,5 +209,6 @@ function stampReceived(req: SipRequest, source: Endpoint): void {
   const i = req.headers.findIndex((h) => h.key === 'via');
   const sameLine = splitHeaderValues(req.headers[i].value).slice(1);
   req.headers[i] = { ...req.headers[i], value: [formatVia({ ...via, params }), ...sameLine].join(', ') };
-  req.invalidate();
+  // the cached parse stays valid once it carries the same parameters as the new text
+  via.params = params;
 }

@@ -92,3 +92,16 @@ test('unknown routes are a JSON 404', async () => {
   assert.equal(response.statusCode, 404);
   assert.deepEqual(response.json(), { error: 'no route for GET /api/v1/nothing-here' });
 });
+
+test('ten failed logins from one address get 429 until the window ends; other addresses are not affected', async () => {
+  const wrong = { authorization: basicAuth('admin', 'not-the-password') };
+  for (let i = 0; i < 10; i++) {
+    const response = await fixture.app.inject({ method: 'GET', url: '/api/v1/tokens', headers: wrong, remoteAddress: '192.0.2.77' });
+    assertUnauthorized(response);
+  }
+  const blocked = await fixture.app.inject({ method: 'GET', url: '/api/v1/tokens', headers: { authorization: fixture.adminAuth }, remoteAddress: '192.0.2.77' });
+  assert.equal(blocked.statusCode, 429);
+  assert.match(blocked.json().error, /too many failed logins/);
+  const elsewhere = await fixture.app.inject({ method: 'GET', url: '/api/v1/tokens', headers: { authorization: fixture.adminAuth }, remoteAddress: '192.0.2.78' });
+  assert.equal(elsewhere.statusCode, 200);
+});

@@ -140,6 +140,14 @@ test('RFC 2069-style credentials without qop are accepted when correct', () => {
   assert.equal(auth.verify([answer({ nonce, noQop: true, password: 'x' })], METHOD, REALM, lookup).outcome, 'invalid');
 });
 
+test('credentials without qop serve once: a replay of the same answer gets a fresh nonce (stale)', () => {
+  const { auth } = makeAuth();
+  const nonce = nonceOf(auth.challenges(REALM)[0]);
+  const credentials = [answer({ nonce, noQop: true })];
+  assert.equal(auth.verify(credentials, METHOD, REALM, lookup).outcome, 'ok');
+  assert.equal(auth.verify(credentials, METHOD, REALM, lookup).outcome, 'stale');
+});
+
 test('an uppercase hex response is accepted', () => {
   const { auth } = makeAuth();
   const c = answer({ nonce: nonceOf(auth.challenges(REALM)[0]) });

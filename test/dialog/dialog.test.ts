@@ -66,6 +66,14 @@ describe('dialog as UAS (RFC 3261 §12.1.1)', () => {
     assert.equal(bye.getAll('route').length, 0);
   });
 
+  it('keeps a display name that contains ;tag= intact', () => {
+    const req = invite();
+    req.headers = req.headers.map((h) => (h.key === 'from' ? { ...h, value: '"A;tag=abc" <sip:1001@pbx.example>;tag=alice' } : h));
+    req.invalidate();
+    const bye = Dialog.asUas(req, 'ours', 'confirmed').createRequest('BYE');
+    assert.equal(bye.get('to'), '"A;tag=abc" <sip:1001@pbx.example>;tag=alice');
+  });
+
   it('answers an out-of-order request with false (500) and follows the flow of in-order ones', () => {
     const d = Dialog.asUas(invite(), 'ours', 'confirmed');
     assert.equal(d.acceptRemoteRequest(inDialog('INFO', 11)), true);
@@ -126,6 +134,18 @@ describe('dialog as UAC (RFC 3261 §12.1.2)', () => {
     const bye = d.createRequest('BYE');
     assert.equal(bye.uri, 'sip:192.0.2.99:5080');
     assert.deepEqual(bye.getAll('route'), ['<sip:1002@192.0.2.20:5062>']);
+  });
+
+  it('recognises ;LR in any case and keeps quoted route parameters quoted', () => {
+    const d = Dialog.asUac(request(), answer(['Record-Route: <sip:192.0.2.99:5080;LR>;p="a b"']), flow);
+    const bye = d.createRequest('BYE');
+    assert.equal(bye.uri, 'sip:1002@192.0.2.20:5062');
+    assert.deepEqual(bye.getAll('route'), ['<sip:192.0.2.99:5080;LR>;p="a b"']);
+  });
+
+  it('strips a strict route of its header parameters in the Request-URI', () => {
+    const d = Dialog.asUac(request(), answer(['Record-Route: <sip:192.0.2.99:5080>;foo=bar']), flow);
+    assert.equal(d.createRequest('BYE').uri, 'sip:192.0.2.99:5080');
   });
 
   it('reuses the flow without a route set, and an ACK keeps the INVITE CSeq', () => {

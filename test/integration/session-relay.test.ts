@@ -47,6 +47,10 @@ describe('session requests relayed through Switchboard', { timeout: 60_000 }, ()
       assert.equal(callee.code, 0, explain(callee));
       assert.match(caller.log, /reliable 180 rseq \d+[^]*prack acknowledged/);
       assert.match(callee.log, /prack +1 \d+ INVITE/);
+      // the PRACK used a CSeq of the callee leg's dialog; the BYE after it must use a higher one
+      const prackSeq = Number(/prack .* cseq (\d+)/.exec(callee.log)?.[1]);
+      const byeSeq = Number(/bye cseq (\d+)/.exec(callee.log)?.[1]);
+      assert.ok(byeSeq > prackSeq, `BYE CSeq ${byeSeq} must exceed the PRACK's ${prackSeq}`);
     } finally {
       await phone.kill();
     }

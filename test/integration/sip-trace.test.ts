@@ -49,7 +49,7 @@ describe('SIP trace', { timeout: 30_000 }, () => {
     assert.match(trace, /sent to UDP 127\.0\.0\.1:\d+ \(\d+ bytes\)\nSIP\/2\.0 401 /);
     assert.match(trace, /sent to UDP 127\.0\.0\.1:\d+ \(\d+ bytes\)\nSIP\/2\.0 200 /);
     assert.match(trace, /Authorization: Digest [^\n]*response="<hidden>"/);
-    assert.doesNotMatch(trace, /response="[0-9a-f]{32}"/);
-    assert.doesNotMatch(server.output(), /response="[0-9a-f]{32}"|Pw-4101-Zx9/);
+    assert.doesNotMatch(trace, /response="[0-9a-f]{32,}"/);
+    assert.doesNotMatch(server.output(), /response="[0-9a-f]{32,}"|Pw-4101-Zx9/);
   });
 });
