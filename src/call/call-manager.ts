@@ -183,7 +183,8 @@ export class CallManager {
       tx.respond(createResponse(req, 481, 'Call/Transaction Does Not Exist'));
       return;
     }
-    tx.respond(createResponse(req, 200, 'OK', req.toTag()));
+    // RFC 3261 §9.2: the same To tag as the 487 that follows
+    tx.respond(createResponse(req, 200, 'OK', call.callerTag));
     if (call.state !== 'ringing') return;
     this.cancelBranches(call);
     this.failCaller(call, 487, 'Request Terminated', 'cancelled', 'caller');
@@ -266,6 +267,7 @@ export class CallManager {
       cancelWanted: false,
       finalStatus: 0,
       earlyDialog: undefined,
+      releasedDialog: undefined,
     };
     call.branches.push(branch);
     const user: ClientTransactionUser = {
@@ -324,6 +326,8 @@ export class CallManager {
       if (call.pendingAck?.dialog !== answered) this.resendAck(answered, inviteSeq);
       return;
     }
+    const released = branch.releasedDialog;
+    if (released && released.remoteTag === res.toTag()) return this.resendAck(released, inviteSeq);
     const dialog = Dialog.asUac(branch.invite, res, branch.dest);
     // a PRACK already used CSeq numbers in this dialog while it was early
     const early = branch.earlyDialog;
@@ -333,6 +337,7 @@ export class CallManager {
       this.sendAckTo(dialog, inviteSeq);
       this.sendRequestIn(dialog, 'BYE');
       branch.state = 'cancelled';
+      branch.releasedDialog = dialog;
       return;
     }
     // late offer: the caller's SDP answer comes in its ACK, so ours waits for it

@@ -16,6 +16,8 @@ export interface Branch {
   cancelWanted: boolean;
   finalStatus: number;
   earlyDialog: Dialog | undefined;
+  /** answered after another branch won: acknowledged and released with BYE */
+  releasedDialog: Dialog | undefined;
 }
 
 export type CallState = 'ringing' | 'answered' | 'ended';
