@@ -57,6 +57,8 @@ export interface Endpoint {
   address: string;            // IP literal, IPv6 without brackets
   port: number;
   connectionId?: number;
+  /** TCP/TLS responses: the Via sent-by port to connect to at `address` if connection `connectionId` has closed (RFC 3261 §18.2.2) */
+  fallbackPort?: number;
 }
 
 import { canonicalHeaderKey, parseCSeq, parseNameAddr, parseVia, splitHeaderValues } from './headers.js';

@@ -25,7 +25,7 @@ export interface StackUser {
 }
 
 export interface SipStackOptions {
-  transport: Omit<TransportOptions, 'onMessage' | 'onLog'>;
+  transport: Omit<TransportOptions, 'onMessage' | 'onLog' | 'onSendFailure'>;
   clock: Clock;
   timers: () => TimerValues;
   logger: Logger;
@@ -66,6 +66,7 @@ export class SipStack {
     stack.transport = await TransportLayer.start({
       ...opts.transport,
       onMessage: (data, source) => stack.receive(data, source),
+      onSendFailure: (dest, err) => stack.dispatch(() => stack.transactions.transportFailed(dest, err)),
       onLog: (level, msg, fields) => opts.logger[level](fields ?? {}, msg),
     });
     return stack;

@@ -24,7 +24,7 @@ export class InviteClientTransaction implements ClientTransaction {
 
   constructor(
     readonly request: SipRequest,
-    private readonly destination: Endpoint,
+    readonly destination: Endpoint,
     private readonly user: ClientTransactionUser,
     private readonly ctx: TransactionContext,
   ) {
@@ -70,6 +70,18 @@ export class InviteClientTransaction implements ClientTransaction {
       case 'Terminated':
         return;
     }
+  }
+
+  /**
+   * The transport lost what was sent to `destination` after send() returned (a TCP/TLS connection
+   * was refused or reset). Ends the transaction with onTransportError while no final response has
+   * arrived; afterwards the loss does not matter to it. Returns whether it ended.
+   */
+  transportFailed(err: Error): boolean {
+    if (this.state !== 'Calling' && this.state !== 'Proceeding') return false;
+    this.terminate();
+    this.user.onTransportError(err);
+    return true;
   }
 
   terminate(): void {

@@ -94,6 +94,20 @@ export class TransactionLayer {
     this.opts.send(msg, dest);
   }
 
+  /**
+   * The transport reports that a TCP/TLS connection to `dest` failed after send() returned (refused,
+   * reset, or closed with data unsent). Every live client transaction sent there that has no final
+   * response yet ends with onTransportError, rather than waiting for Timer B or F. A transaction
+   * matches by connectionId, or by transport, address and port. Returns how many ended.
+   */
+  transportFailed(dest: Endpoint, err: Error): number {
+    const hit = [...this.liveClients].filter((tx) => sameDestination(tx.destination, dest));
+    let ended = 0;
+    // A user may start new transactions from onTransportError; only those matched here are ended.
+    for (const tx of hit) if (tx.transportFailed(err)) ended++;
+    return ended;
+  }
+
   count(): { client: number; server: number } {
     return { client: this.liveClients.size, server: this.liveServers.size };
   }
@@ -172,7 +186,7 @@ export class TransactionLayer {
     if (indexed) this.servers.set(key, tx);
     if (mergeIndexed) this.serversByMergeKey.set(merged, tx);
     this.liveServers.add(tx);
-    if (tx instanceof InviteServerTransaction) tx.start();
+    tx.start();
     return tx;
   }
 
@@ -199,4 +213,9 @@ export class TransactionLayer {
       release,
     };
   }
+}
+
+function sameDestination(a: Endpoint, b: Endpoint): boolean {
+  if (a.connectionId !== undefined && a.connectionId === b.connectionId) return true;
+  return a.transport === b.transport && a.address === b.address && a.port === b.port;
 }

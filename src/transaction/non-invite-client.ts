@@ -15,7 +15,7 @@ export class NonInviteClientTransaction implements ClientTransaction {
 
   constructor(
     readonly request: SipRequest,
-    private readonly destination: Endpoint,
+    readonly destination: Endpoint,
     private readonly user: ClientTransactionUser,
     private readonly ctx: TransactionContext,
   ) {
@@ -47,6 +47,18 @@ export class NonInviteClientTransaction implements ClientTransaction {
     // Timer K lets retransmitted responses be absorbed here rather than reach the TU as strays.
     if (this.ctx.reliable) this.terminate();
     else this.timerK.start(this.ctx.timers.T4);
+  }
+
+  /**
+   * The transport lost what was sent to `destination` after send() returned (a TCP/TLS connection
+   * was refused or reset). Ends the transaction with onTransportError while no final response has
+   * arrived; afterwards the loss does not matter to it. Returns whether it ended.
+   */
+  transportFailed(err: Error): boolean {
+    if (this.state !== 'Trying' && this.state !== 'Proceeding') return false;
+    this.terminate();
+    this.user.onTransportError(err);
+    return true;
   }
 
   terminate(): void {

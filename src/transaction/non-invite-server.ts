@@ -17,6 +17,8 @@ export class NonInviteServerTransaction implements ServerTransaction {
   private held: SipRequest | undefined;
   private readonly destination: Endpoint;
   private readonly timerJ: TimerSlot;
+  /** not in RFC 3261: ends a transaction the TU never answers, once its client has given up (Timer F) */
+  private readonly unanswered: TimerSlot;
 
   constructor(
     request: SipRequest,
@@ -26,6 +28,15 @@ export class NonInviteServerTransaction implements ServerTransaction {
     this.requestToTag = request.toTag();
     this.destination = responseDestination(request);
     this.timerJ = new TimerSlot(ctx.clock, () => this.terminate());
+    this.unanswered = new TimerSlot(ctx.clock, () => this.terminate());
+  }
+
+  /**
+   * Arms the backstop: the client stops retransmitting at Timer F (64*T1), so a transaction still
+   * without a final response then can never complete usefully and would only hold memory.
+   */
+  start(): void {
+    if (this.state === 'Trying' || this.state === 'Proceeding') this.unanswered.start(64 * this.ctx.timers.T1);
   }
 
   /**
@@ -46,6 +57,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
     }
     this.state = 'Completed';
     this.held = undefined;
+    this.unanswered.stop();
     this.transmit(res);
     if (this.state !== 'Completed') return;
     // Timer J keeps the final response for request retransmissions; a reliable transport has none.
@@ -71,6 +83,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
   halt(): void {
     this.state = 'Terminated';
     this.timerJ.stop();
+    this.unanswered.stop();
   }
 
   private transmit(res: SipResponse): void {

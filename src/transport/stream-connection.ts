@@ -4,13 +4,15 @@ import type { Socket } from 'node:net';
 import type { Endpoint } from '../sip/message.js';
 import { describeError, formatHostPort } from './address.js';
 import { type FramerSink, type FramingLimits, StreamFramer } from './stream-framer.js';
-import type { MessageHandler, TransportLog } from './types.js';
+import type { MessageHandler, SendFailureHandler, TransportLog } from './types.js';
 
 export interface ConnectionSettings {
   limits: FramingLimits;
   idleTimeoutMs: number;
   onMessage: MessageHandler;
   onClosed: (connection: StreamConnection) => void;
+  /** at most once per connection, when it closes: see `reportsFailure` */
+  onSendFailure: SendFailureHandler;
   log: TransportLog;
 }
 
@@ -26,6 +28,12 @@ export class StreamConnection implements FramerSink {
   private readonly framer: StreamFramer;
   private readonly settings: ConnectionSettings;
   private established: boolean;
+  /** writes not yet handed to the kernel */
+  private unflushedWrites = 0;
+  /** why the socket ended, for the failure report */
+  private failure: Error | undefined;
+  /** closed on purpose (transport shutdown): nothing to report */
+  private quiet = false;
 
   /** `established` is false for an outbound socket still connecting (or handshaking). */
   constructor(id: number, socket: Socket, remote: Endpoint, established: boolean, settings: ConnectionSettings) {
@@ -41,7 +49,7 @@ export class StreamConnection implements FramerSink {
     socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
     socket.on('timeout', () => this.close('idle'));
     socket.on('error', (err) => this.onError(err));
-    socket.on('close', () => settings.onClosed(this));
+    socket.on('close', () => this.onClose());
   }
 
   get isOpen(): boolean {
@@ -63,12 +71,18 @@ export class StreamConnection implements FramerSink {
       this.close(`peer is not reading (${this.socket.writableLength} bytes unsent)`, 'warn');
       return;
     }
-    this.socket.write(data);
+    this.unflushedWrites++;
+    this.socket.write(data, (err) => {
+      if (!err) this.unflushedWrites--;
+    });
   }
 
-  close(reason: string, level: 'debug' | 'warn' = 'debug'): void {
+  /** `quiet` (transport shutdown) suppresses the send-failure report. */
+  close(reason: string, level: 'debug' | 'warn' = 'debug', quiet = false): void {
     if (this.socket.destroyed) return;
     this.settings.log(level, `closing ${this.describe()}: ${reason}`, { connectionId: this.id });
+    this.failure ??= new Error(reason);
+    this.quiet = quiet;
     this.socket.destroy();
   }
 
@@ -84,7 +98,31 @@ export class StreamConnection implements FramerSink {
     this.close(reason, 'warn');
   }
 
+  /**
+   * What was written here did not, or may not, reach the peer: an outbound connection that never got
+   * established, or any connection closing with writes still queued.
+   */
+  private get reportsFailure(): boolean {
+    return !this.quiet && (!this.established || this.unflushedWrites > 0);
+  }
+
+  /** Forgets the connection first, so a failure handler that sends again gets a new one. */
+  private onClose(): void {
+    this.settings.onClosed(this);
+    if (!this.reportsFailure) return;
+    const cause = this.failure ?? new Error('connection closed');
+    const where = formatHostPort(this.remote.address, this.remote.port);
+    const err = new Error(
+      this.established
+        ? `${this.describe()} closed with data unsent: ${describeError(cause)}`
+        : `cannot connect to ${this.remote.transport} ${where}: ${describeError(cause)}`,
+      { cause },
+    );
+    this.settings.onSendFailure({ ...this.remote }, err);
+  }
+
   private onError(err: Error): void {
+    this.failure ??= err;
     if (this.established) {
       this.settings.log('debug', `${this.describe()} error: ${describeError(err)}`, { connectionId: this.id });
     } else {

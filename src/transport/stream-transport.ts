@@ -3,11 +3,12 @@
 import { connect as connectTcp, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { connect as connectTls, createServer as createTlsServer } from 'node:tls';
 import type { Endpoint } from '../sip/message.js';
+import type { ConnectionLimiter } from './connection-limits.js';
 import { type BoundAddress, destinationFamily, describeError, formatHostPort, ipFamily, isWildcard, listenError } from './address.js';
 import { advertisedAddress, chooseBound } from './local-address.js';
 import { type ConnectionSettings, StreamConnection } from './stream-connection.js';
 import type { FramingLimits } from './stream-framer.js';
-import type { Listener, MessageHandler, Transport, TransportLog } from './types.js';
+import type { Listener, MessageHandler, SendFailureHandler, Transport, TransportLog } from './types.js';
 
 export interface StreamTransportOptions {
   transport: 'TCP' | 'TLS';
@@ -16,7 +17,11 @@ export interface StreamTransportOptions {
   idleTimeoutMs: number;
   /** shared across TCP and TLS so an id names one connection */
   nextConnectionId: () => number;
+  /** shared across TCP and TLS so the caps count both */
+  limiter: ConnectionLimiter;
   onMessage: MessageHandler;
+  /** an outbound connection failed before it was established, or a connection with unsent data failed */
+  onSendFailure: SendFailureHandler;
   log: TransportLog;
 }
 
@@ -41,6 +46,7 @@ export class StreamTransport implements Transport {
       idleTimeoutMs: options.idleTimeoutMs,
       onMessage: options.onMessage,
       onClosed: (connection) => this.forget(connection),
+      onSendFailure: options.onSendFailure,
       log: options.log,
     };
   }
@@ -60,8 +66,19 @@ export class StreamTransport implements Transport {
     return this.servers.map((s) => ({ transport: this.options.transport, address: s.address, port: s.port }));
   }
 
+  /**
+   * Writes on the connection dest names, or the open one to dest's address and port, or a new one.
+   * A response whose request connection has closed carries `fallbackPort` (RFC 3261 §18.2.2): it
+   * goes to the request's source address and that port (the Via sent-by port), not to the peer's
+   * ephemeral source port, where nobody listens.
+   */
   send(data: Buffer, dest: Endpoint): void {
-    (this.reusableConnection(dest) ?? this.connect(dest)).write(data);
+    let connection = this.reusableConnection(dest);
+    if (connection === undefined && dest.fallbackPort !== undefined) {
+      const fallback: Endpoint = { transport: dest.transport, address: dest.address, port: dest.fallbackPort };
+      connection = this.reusableConnection(fallback) ?? this.connect(fallback);
+    }
+    (connection ?? this.connect(dest)).write(data);
   }
 
   localEndpointFor(dest: Endpoint): { address: string; port: number } {
@@ -71,7 +88,7 @@ export class StreamTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    for (const connection of this.connections.values()) connection.close('transport closing');
+    for (const connection of this.connections.values()) connection.close('transport closing', 'debug', true);
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.server.close(() => resolve()))));
   }
 
@@ -79,6 +96,8 @@ export class StreamTransport implements Transport {
     if (dest.connectionId !== undefined) {
       const byId = this.connections.get(dest.connectionId);
       if (byId !== undefined && byId.isOpen) return byId;
+      // The peer's source port of a closed connection is ephemeral; the fallback port is where it listens.
+      if (dest.fallbackPort !== undefined) return undefined;
     }
     const byAddress = this.byRemote.get(remoteKey(dest.address, dest.port));
     return byAddress !== undefined && byAddress.isOpen ? byAddress : undefined;
@@ -109,6 +128,24 @@ export class StreamTransport implements Transport {
       connectionId: connection.id,
     });
     return connection;
+  }
+
+  /**
+   * Every inbound socket, before any TLS handshake: counted against the connection caps until it
+   * closes, or destroyed at once when a cap is reached. Returns whether it was admitted.
+   */
+  private admit(raw: Socket): boolean {
+    const address = raw.remoteAddress;
+    if (address === undefined) {
+      raw.destroy();
+      return false;
+    }
+    if (!this.options.limiter.admit(address, this.options.transport)) {
+      raw.destroy();
+      return false;
+    }
+    raw.once('close', () => this.options.limiter.release(address));
+    return true;
   }
 
   private accept(socket: Socket): void {
@@ -164,13 +201,19 @@ export class StreamTransport implements Transport {
   }
 
   private createServer(): Server {
-    if (this.options.transport === 'TCP') return createTcpServer((socket) => this.accept(socket));
+    if (this.options.transport === 'TCP') {
+      return createTcpServer((socket) => {
+        if (this.admit(socket)) this.accept(socket);
+      });
+    }
     const credentials = this.options.tls;
     if (credentials === undefined) throw new Error('TLS needs a key and a certificate');
     const server = createTlsServer(
       { key: credentials.key, cert: credentials.cert, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
       (socket) => this.accept(socket),
     );
+    // 'connection' carries the raw TCP socket, so a refused peer costs no handshake.
+    server.on('connection', (raw: Socket) => void this.admit(raw));
     server.on('tlsClientError', (err, socket) => {
       this.options.log('debug', `TLS handshake with ${socket.remoteAddress ?? 'unknown'} failed: ${describeError(err)}`);
     });

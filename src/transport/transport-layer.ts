@@ -3,8 +3,9 @@
 // beyond stream framing.
 import type { Endpoint, TransportName } from '../sip/message.js';
 import { describeError, ipFamily } from './address.js';
+import { ConnectionLimiter } from './connection-limits.js';
 import { StreamTransport } from './stream-transport.js';
-import type { Listener, MessageHandler, Transport, TransportLog } from './types.js';
+import type { Listener, MessageHandler, SendFailureHandler, Transport, TransportLog } from './types.js';
 import { UdpTransport } from './udp-transport.js';
 
 export type { Listener, TransportLog } from './types.js';
@@ -24,14 +25,26 @@ export interface TransportOptions {
   maxBodyBytes?: number;
   /** stream connections idle this long are closed (default 10 min) */
   idleTimeoutMs?: number;
+  /** inbound TCP and TLS connections open at once, both together (default 10,000); more are closed at once */
+  maxConnections?: number;
+  /** inbound TCP and TLS connections open at once from one IP address (default 100); more are closed at once */
+  maxConnectionsPerIp?: number;
   /** one framed SIP message (UDP: one datagram) */
   onMessage: (data: Buffer, source: Endpoint) => void;
   onLog?: TransportLog;
+  /**
+   * A TCP/TLS send failed after send() returned: an outbound connection failed before it was
+   * established, or a connection closed with data still queued. `dest` is that connection's remote
+   * end with its connectionId; messages sent to it may never have left.
+   */
+  onSendFailure?: (dest: Endpoint, err: Error) => void;
 }
 
 const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+const DEFAULT_MAX_CONNECTIONS_PER_IP = 100;
 
 export class TransportLayer {
   private readonly udp: UdpTransport | undefined;
@@ -57,7 +70,15 @@ export class TransportLayer {
       },
       idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       nextConnectionId: () => ++connectionIds,
+      limiter: new ConnectionLimiter(
+        {
+          maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+          maxConnectionsPerIp: opts.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP,
+        },
+        log,
+      ),
       onMessage,
+      onSendFailure: guardFailureHandler(opts.onSendFailure, log),
       log,
     };
 
@@ -126,6 +147,9 @@ function validate(opts: TransportOptions): void {
   for (const [name, port] of [['sipPort', opts.sipPort], ['tlsPort', opts.tlsPort]] as const) {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be 0..65535, got ${port}`);
   }
+  for (const [name, limit] of [['maxConnections', opts.maxConnections], ['maxConnectionsPerIp', opts.maxConnectionsPerIp]] as const) {
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new Error(`${name} must be a positive integer, got ${limit}`);
+  }
   if (opts.tlsPort > 0 && opts.tls === undefined) throw new Error('TLS needs a key and a certificate (tls option)');
 }
 
@@ -136,6 +160,17 @@ function guardHandler(onMessage: TransportOptions['onMessage'], log: TransportLo
       onMessage(data, source);
     } catch (err) {
       log('warn', `message handler failed: ${describeError(err)}`, { source });
+    }
+  };
+}
+
+function guardFailureHandler(onSendFailure: TransportOptions['onSendFailure'], log: TransportLog): SendFailureHandler {
+  return (dest, err) => {
+    if (onSendFailure === undefined) return;
+    try {
+      onSendFailure(dest, err);
+    } catch (handlerErr) {
+      log('warn', `send failure handler failed: ${describeError(handlerErr)}`, { dest });
     }
   };
 }

@@ -11,6 +11,9 @@ export type TransportLog = (level: 'debug' | 'info' | 'warn', msg: string, field
 
 export type MessageHandler = (data: Buffer, source: Endpoint) => void;
 
+/** `dest` is the failed connection's remote end, with its connectionId. */
+export type SendFailureHandler = (dest: Endpoint, err: Error) => void;
+
 /** One transport protocol (UDP, TCP or TLS) on all bind addresses. */
 export interface Transport {
   listeners(): Listener[];

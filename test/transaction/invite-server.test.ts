@@ -110,7 +110,7 @@ describe('INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
     const h = harness();
     const tx = receiveInvite(h, { transport: 'TCP' });
     tx.respond(response(tx.request, 603, 'd'));
-    assert.deepEqual(h.sent[0].dest, { transport: 'TCP', address: '192.0.2.10', port: 40000, connectionId: 7 });
+    assert.deepEqual(h.sent[0].dest, { transport: 'TCP', address: '192.0.2.10', port: 40000, connectionId: 7, fallbackPort: 5062 });
     h.clock.advance(10_000);
     assert.equal(h.sent.length, 1);
     h.layer.receive(ack({ toTag: 'd', transport: 'TCP' }));
