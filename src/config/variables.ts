@@ -9,7 +9,6 @@ import {
   SECTION_NAMES,
   VARIABLE_DEFINITIONS,
   findDefinition,
-  type VariableDefinition,
   type VariableValue,
   type Variables,
 } from './variable-definitions.js';
