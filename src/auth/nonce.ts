@@ -1,4 +1,5 @@
-import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { pooledRandom } from '../sip/random-pool.js';
 
 // Layout: 6 bytes issue time (ms) | 8 random bytes | first 16 bytes of HMAC-SHA256(secret, time|random|realm).
 // The server keeps no state per issued nonce: the MAC proves we issued it, for this realm, at that time.
@@ -27,7 +28,7 @@ export class NonceCodec {
   issue(realm: string, now: number): string {
     const buf = this.scratch;
     buf.writeUIntBE(now, 0, TIME_BYTES);
-    randomFillSync(buf, TIME_BYTES, RANDOM_BYTES);
+    pooledRandom(RANDOM_BYTES).copy(buf, TIME_BYTES);
     this.mac(buf, realm).copy(buf, BODY_BYTES, 0, MAC_BYTES);
     return buf.toString('base64url');
   }

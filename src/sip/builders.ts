@@ -1,8 +1,9 @@
 // Responses built from a request (RFC 3261 §8.2.6) and the random identifiers SIP needs.
 
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { SipResponse, type HeaderField, type SipRequest } from './message.js';
 import { parseNameAddr } from './headers.js';
+import { pooledRandom } from './random-pool.js';
 
 const REASON_PHRASES: ReadonlyMap<number, string> = new Map([
   [100, 'Trying'],
@@ -107,29 +108,14 @@ function copyFirst(req: SipRequest, key: string, into: HeaderField[]): void {
   if (h) into.push({ ...h });
 }
 
-// Tags and branches are minted several times per call: drawing them from a pool refilled 4 KB at a
-// time costs one call into the CSPRNG per few hundred identifiers instead of one each.
-const randomPool = Buffer.alloc(4096);
-let randomOffset = randomPool.length;
-
-function randomSlice(bytes: number): Buffer {
-  if (randomOffset + bytes > randomPool.length) {
-    randomFillSync(randomPool);
-    randomOffset = 0;
-  }
-  const start = randomOffset;
-  randomOffset += bytes;
-  return randomPool.subarray(start, randomOffset);
-}
-
 /** A To/From tag: 64 random bits (RFC 3261 §19.3 asks for at least 32). */
 export function newTag(): string {
-  return randomSlice(8).toString('hex');
+  return pooledRandom(8).toString('hex');
 }
 
 /** A branch with the RFC 3261 magic cookie; base64url characters are all token characters. */
 export function newBranch(): string {
-  return `z9hG4bK${randomSlice(12).toString('base64url')}`;
+  return `z9hG4bK${pooledRandom(12).toString('base64url')}`;
 }
 
 export function newCallId(host: string): string {

@@ -69,7 +69,14 @@ export abstract class SipMessage {
   body: Buffer;
   /** set by the transport layer on receipt */
   source?: Endpoint;
-  private cache: Map<string, unknown> | undefined;
+  // Typed views of headers, parsed on first use; undefined until then, null when malformed.
+  private parsedCSeq: CSeq | null | undefined;
+  private parsedFrom: NameAddr | null | undefined;
+  private parsedTo: NameAddr | null | undefined;
+  private parsedVias: Via[] | null | undefined;
+  private parsedContacts: NameAddr[] | '*' | null | undefined;
+  private parsedRoutes: NameAddr[] | null | undefined;
+  private parsedRecordRoutes: NameAddr[] | null | undefined;
 
   constructor(headers: HeaderField[] = [], body: Buffer = EMPTY_BODY) {
     this.headers = headers;
@@ -97,7 +104,7 @@ export abstract class SipMessage {
   add(name: string, value: string): this {
     const key = canonicalHeaderKey(name);
     this.headers.push({ key, name, value });
-    this.cache?.delete(key);
+    this.forget(key);
     return this;
   }
 
@@ -106,23 +113,15 @@ export abstract class SipMessage {
     const key = canonicalHeaderKey(name);
     const i = this.headers.findIndex((h) => h.key === key);
     this.headers.splice(i >= 0 ? i : 0, 0, { key, name, value });
-    this.cache?.delete(key);
+    this.forget(key);
     return this;
   }
 
   remove(name: string): this {
     const key = canonicalHeaderKey(name);
     this.headers = this.headers.filter((h) => h.key !== key);
-    this.cache?.delete(key);
+    this.forget(key);
     return this;
-  }
-
-  private cached<T>(key: string, compute: () => T): T {
-    if (!this.cache) this.cache = new Map();
-    if (this.cache.has(key)) return this.cache.get(key) as T;
-    const v = compute();
-    this.cache.set(key, v);
-    return v;
   }
 
   get callId(): string {
@@ -130,24 +129,27 @@ export abstract class SipMessage {
   }
 
   cseq(): CSeq | null {
-    return this.cached('cseq', () => {
+    if (this.parsedCSeq === undefined) {
       const v = this.get('cseq');
-      return v === undefined ? null : parseCSeq(v);
-    });
+      this.parsedCSeq = v === undefined ? null : parseCSeq(v);
+    }
+    return this.parsedCSeq;
   }
 
   from(): NameAddr | null {
-    return this.cached('from', () => {
+    if (this.parsedFrom === undefined) {
       const v = this.get('from');
-      return v === undefined ? null : parseNameAddr(v);
-    });
+      this.parsedFrom = v === undefined ? null : parseNameAddr(v);
+    }
+    return this.parsedFrom;
   }
 
   to(): NameAddr | null {
-    return this.cached('to', () => {
+    if (this.parsedTo === undefined) {
       const v = this.get('to');
-      return v === undefined ? null : parseNameAddr(v);
-    });
+      this.parsedTo = v === undefined ? null : parseNameAddr(v);
+    }
+    return this.parsedTo;
   }
 
   fromTag(): string | undefined {
@@ -160,15 +162,8 @@ export abstract class SipMessage {
 
   /** All Via values, top first; null if any is malformed. */
   vias(): Via[] | null {
-    return this.cached('via', () => {
-      const out: Via[] = [];
-      for (const v of this.getAll('via')) {
-        const p = parseVia(v);
-        if (!p) return null;
-        out.push(p);
-      }
-      return out;
-    });
+    if (this.parsedVias === undefined) this.parsedVias = parseAll(this.getAll('via'), parseVia);
+    return this.parsedVias;
   }
 
   topVia(): Via | undefined {
@@ -177,30 +172,21 @@ export abstract class SipMessage {
 
   /** Contact values; '*' for the wildcard; null if any is malformed. */
   contacts(): NameAddr[] | '*' | null {
-    return this.cached('contact', () => {
+    if (this.parsedContacts === undefined) {
       const values = this.getAll('contact');
-      if (values.length === 1 && values[0].trim() === '*') return '*' as const;
-      const out: NameAddr[] = [];
-      for (const v of values) {
-        const p = parseNameAddr(v);
-        if (!p) return null;
-        out.push(p);
-      }
-      return out;
-    });
+      this.parsedContacts = values.length === 1 && values[0].trim() === '*' ? '*' : parseAll(values, parseNameAddr);
+    }
+    return this.parsedContacts;
   }
 
   /** Record-Route or Route values in order; null if malformed. */
   routeSet(name: 'route' | 'record-route'): NameAddr[] | null {
-    return this.cached(name, () => {
-      const out: NameAddr[] = [];
-      for (const v of this.getAll(name)) {
-        const p = parseNameAddr(v);
-        if (!p) return null;
-        out.push(p);
-      }
-      return out;
-    });
+    if (name === 'route') {
+      if (this.parsedRoutes === undefined) this.parsedRoutes = parseAll(this.getAll(name), parseNameAddr);
+      return this.parsedRoutes;
+    }
+    if (this.parsedRecordRoutes === undefined) this.parsedRecordRoutes = parseAll(this.getAll(name), parseNameAddr);
+    return this.parsedRecordRoutes;
   }
 
   maxForwards(): number | undefined {
@@ -218,11 +204,35 @@ export abstract class SipMessage {
 
   /** Discards cached parses; call after editing `headers` directly. */
   invalidate(): void {
-    this.cache = undefined;
+    this.parsedCSeq = this.parsedFrom = this.parsedTo = undefined;
+    this.parsedVias = this.parsedContacts = this.parsedRoutes = this.parsedRecordRoutes = undefined;
+  }
+
+  private forget(key: string): void {
+    switch (key) {
+      case 'cseq': this.parsedCSeq = undefined; break;
+      case 'from': this.parsedFrom = undefined; break;
+      case 'to': this.parsedTo = undefined; break;
+      case 'via': this.parsedVias = undefined; break;
+      case 'contact': this.parsedContacts = undefined; break;
+      case 'route': this.parsedRoutes = undefined; break;
+      case 'record-route': this.parsedRecordRoutes = undefined; break;
+    }
   }
 }
 
 export const EMPTY_BODY: Buffer = Buffer.alloc(0);
+
+/** Every value parsed, or null as soon as one is malformed. */
+function parseAll<T>(values: string[], parse: (text: string) => T | null): T[] | null {
+  const out: T[] = [];
+  for (const v of values) {
+    const p = parse(v);
+    if (p === null) return null;
+    out.push(p);
+  }
+  return out;
+}
 
 export class SipRequest extends SipMessage {
   readonly isRequest = true;
