@@ -5,6 +5,7 @@ import { createResponse } from '../src/sip/builders.js';
 import { SipRequest, type HeaderField, type TransportName } from '../src/sip/message.js';
 import { TransactionLayer } from '../src/transaction/layer.js';
 import { FakeClock } from '../test/support/fake-clock.js';
+import { serialize } from '../src/sip/serializer.js';
 
 export interface TransactionBenchResult {
   name: string;
@@ -32,6 +33,7 @@ function run(transport: TransportName, count: number): TransactionBenchResult {
   const layer = new TransactionLayer({
     clock,
     timers: () => ({ T1: 500, T2: 4000, T4: 5000 }),
+    encode: serialize,
     send: () => {},
     isReliable: (t) => t !== 'UDP',
     onRequest: (req, tx) => tx.respond(createResponse(req, 200)),

@@ -53,7 +53,8 @@ export class SipStack {
     this.transactions = new TransactionLayer({
       clock,
       timers: opts.timers,
-      send: (msg, dest) => this.sendMessage(msg, dest),
+      encode: (msg) => this.encode(msg),
+      send: (data, dest) => this.sendEncoded(data, dest),
       isReliable: (t) => t !== 'UDP',
       onRequest: (req, tx) => this.deliverRequest(req, tx),
       onAck: (ack) => this.dispatch(() => this.user?.onAck(ack)),
@@ -124,10 +125,13 @@ export class SipStack {
     await this.transport.close();
   }
 
-  private sendMessage(msg: SipRequest | SipResponse, dest: Endpoint): void {
+  private encode(msg: SipRequest | SipResponse): Buffer {
     const product = msg instanceof SipRequest ? 'User-Agent' : 'Server';
     if (!msg.has(product)) msg.add(product, this.opts.userAgent);
-    const data = serialize(msg);
+    return serialize(msg);
+  }
+
+  private sendEncoded(data: Buffer, dest: Endpoint): void {
     this.opts.trace?.record('out', dest.transport, dest.address, dest.port, data);
     this.transport.send(data, dest);
   }
@@ -176,7 +180,7 @@ export class SipStack {
   private replyStateless(req: SipRequest, status: number, reason: string, source: Endpoint): void {
     try {
       const res = createResponse(req, status, reason, newTag());
-      this.sendMessage(res, source);
+      this.sendEncoded(this.encode(res), source);
     } catch (err) {
       this.opts.logger.debug({ err: String(err) }, 'could not answer a malformed request');
     }

@@ -9,16 +9,18 @@ export interface TransactionContext {
   readonly timers: TimerValues;
   /** retransmissions happen only when false (RFC 3261 §17.1.1.2) */
   readonly reliable: boolean;
+  /** the bytes of a message, as they go on the wire */
+  encode(msg: SipRequest | SipResponse): Buffer;
   /** throws on transport error */
-  send(msg: SipRequest | SipResponse, dest: Endpoint): void;
+  send(data: Buffer, dest: Endpoint): void;
   /** called once, when the transaction reaches Terminated, so the layer forgets it */
   release(): void;
 }
 
 /** Sends and turns a thrown transport failure into a value, so each state machine decides what it means. */
-export function trySend(ctx: TransactionContext, msg: SipRequest | SipResponse, dest: Endpoint): Error | undefined {
+export function trySend(ctx: TransactionContext, msg: SipRequest | SipResponse | Buffer, dest: Endpoint): Error | undefined {
   try {
-    ctx.send(msg, dest);
+    ctx.send(Buffer.isBuffer(msg) ? msg : ctx.encode(msg), dest);
     return undefined;
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));

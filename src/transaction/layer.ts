@@ -20,8 +20,10 @@ export interface TransactionLayerOptions {
   clock: Clock;
   /** read when each transaction starts (system variables can change at run time) */
   timers: () => TimerValues;
-  /** serializes and sends; throws on transport error */
-  send: (msg: SipRequest | SipResponse, dest: Endpoint) => void;
+  /** the bytes of a message as they go on the wire */
+  encode: (msg: SipRequest | SipResponse) => Buffer;
+  /** sends encoded bytes; throws on transport error */
+  send: (data: Buffer, dest: Endpoint) => void;
   /** TCP/TLS true */
   isReliable: (transport: TransportName) => boolean;
   /** every new request including CANCEL, never ACK */
@@ -91,7 +93,7 @@ export class TransactionLayer {
 
   /** For ACK to 2xx and other messages outside any transaction; throws on transport error like `send`. */
   sendStateless(msg: SipRequest | SipResponse, dest: Endpoint): void {
-    this.opts.send(msg, dest);
+    this.opts.send(this.opts.encode(msg), dest);
   }
 
   /**
@@ -209,6 +211,7 @@ export class TransactionLayer {
       clock: this.opts.clock,
       timers: this.opts.timers(),
       reliable: this.opts.isReliable(transport),
+      encode: this.opts.encode,
       send: this.opts.send,
       release,
     };

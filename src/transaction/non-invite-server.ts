@@ -9,7 +9,8 @@ type NistState = 'Trying' | 'Proceeding' | 'Completed' | 'Terminated';
 /** Non-INVITE server transaction: RFC 3261 §17.2.2 (figure 8). */
 export class NonInviteServerTransaction implements ServerTransaction {
   state: NistState = 'Trying';
-  lastResponse: SipResponse | undefined;
+  /** the last response as sent: bytes rather than the message, which would keep the request's text alive */
+  private lastSent: Buffer | undefined;
   onTerminated?: () => void;
   onTransportError?: (err: Error) => void;
   /** kept for RFC 2543 matching after the request itself is let go */
@@ -68,7 +69,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
   /** A retransmission of the request arrived; while Trying the TU has nothing to say yet. */
   receiveRequest(): void {
     if (this.state === 'Proceeding' || this.state === 'Completed') {
-      if (this.lastResponse) this.transmit(this.lastResponse);
+      if (this.lastSent) this.transmit(this.lastSent);
     }
   }
 
@@ -86,13 +87,24 @@ export class NonInviteServerTransaction implements ServerTransaction {
     this.unanswered.stop();
   }
 
-  private transmit(res: SipResponse): void {
-    this.lastResponse = res;
-    const err = trySend(this.ctx, res, this.destination);
+  private transmit(res: SipResponse | Buffer): void {
+    const data = Buffer.isBuffer(res) ? res : this.ctx.encode(res);
+    this.lastSent = this.state === 'Completed' && !this.ctx.reliable ? ownCopy(data) : data;
+    const err = trySend(this.ctx, data, this.destination);
     if (!err || this.state === 'Terminated') return;
     this.halt();
     this.ctx.release();
     this.onTransportError?.(err);
     this.onTerminated?.();
   }
+}
+
+/**
+ * Small buffers are slices of shared 8 KB slabs; one kept for Timer J would keep its whole slab (and
+ * the garbage around it) alive, so the bytes kept get an allocation of their own.
+ */
+function ownCopy(data: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(data.length);
+  data.copy(copy);
+  return copy;
 }

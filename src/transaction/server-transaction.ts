@@ -4,8 +4,6 @@ import type { TransactionState } from './transaction-state.js';
 export interface ServerTransaction {
   readonly request: SipRequest;
   readonly state: TransactionState;
-  /** the most recent response passed to the transport, if any */
-  readonly lastResponse: SipResponse | undefined;
   /** Responses the state machine does not accept in its current state are ignored. */
   respond(res: SipResponse): void;
   onTerminated?: () => void;

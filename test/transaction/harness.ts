@@ -4,6 +4,8 @@ import { SipRequest, SipResponse, type Endpoint, type HeaderField, type Transpor
 import type { ClientTransactionUser, ServerTransaction, TimerValues } from '../../src/transaction/layer.js';
 import { TransactionLayer } from '../../src/transaction/layer.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { serialize } from '../../src/sip/serializer.js';
+import { parseMessage } from '../../src/sip/parser.js';
 
 export const TIMERS: TimerValues = { T1: 500, T2: 4000, T4: 5000 };
 
@@ -118,12 +120,16 @@ export function harness(opts: { timers?: TimerValues } = {}): Harness {
     layer: new TransactionLayer({
       clock,
       timers: () => ({ ...h.timers }),
-      send: (msg, dest) => {
+      encode: serialize,
+      // what went on the wire, read back: tests see exactly the bytes a peer would
+      send: (data, dest) => {
         if (failures > 0) {
           failures--;
           throw new Error('connection reset');
         }
-        h.sent.push({ at: clock.now(), msg, dest });
+        const parsed = parseMessage(data);
+        if (!parsed.ok) throw new Error(`sent an unparsable message: ${parsed.error}`);
+        h.sent.push({ at: clock.now(), msg: parsed.message, dest });
       },
       isReliable: (transport) => transport !== 'UDP',
       onRequest: (req, tx) => void h.requests.push({ req, tx }),

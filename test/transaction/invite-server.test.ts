@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { harness, request, response, sendTimes, type Harness } from './harness.js';
 import type { ServerTransaction } from '../../src/transaction/layer.js';
+import type { InviteServerTransaction } from '../../src/transaction/invite-server.js';
 
 function receiveInvite(h: Harness, spec: Parameters<typeof request>[0] = {}): ServerTransaction {
   h.layer.receive(request(spec));
@@ -24,7 +25,7 @@ describe('INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
     h.clock.advance(1);
     assert.deepEqual(h.sentSummary(), ['100']);
     assert.equal(h.sent[0].msg.isRequest, false);
-    assert.equal(tx.lastResponse?.status, 100);
+    assert.equal((tx as InviteServerTransaction).lastResponse?.status, 100);
   });
 
   it('sends no 100 Trying when the TU answers within 200 ms', () => {

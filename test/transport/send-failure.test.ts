@@ -120,7 +120,8 @@ describe('stream send failures (onSendFailure)', () => {
     const transactions = new TransactionLayer({
       clock,
       timers: () => ({ T1: 500, T2: 4000, T4: 5000 }),
-      send: (msg, dest) => transport?.send(serialize(msg), dest),
+      encode: serialize,
+      send: (data, dest) => transport?.send(data, dest),
       isReliable: (t) => t !== 'UDP',
       onRequest: () => undefined,
       onAck: () => undefined,
