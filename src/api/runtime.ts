@@ -23,7 +23,6 @@ export interface ApiRuntime {
   defaultDomain(): string;
   /** lets the registrar drop cached bindings */
   onExtensionDeleted(domain: string, number: string): void;
-  onBindingsChanged?(): void;
   /** lets the SIP side pick up added or removed domains */
   onDomainsChanged?(): void;
 }

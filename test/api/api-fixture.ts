@@ -18,7 +18,6 @@ export class FakeRuntime implements ApiRuntime {
   calls: ActiveCallInfo[] = [];
   readonly deletedExtensions: string[] = [];
   readonly hungUp: string[] = [];
-  bindingChanges = 0;
   domainChanges = 0;
 
   listeners() {
@@ -37,9 +36,6 @@ export class FakeRuntime implements ApiRuntime {
   }
   onExtensionDeleted(domain: string, number: string) {
     this.deletedExtensions.push(`${number}@${domain}`);
-  }
-  onBindingsChanged() {
-    this.bindingChanges++;
   }
   onDomainsChanged() {
     this.domainChanges++;

@@ -120,7 +120,6 @@ export const extensionRoutes: FastifyPluginAsyncTypebox<ResourcePluginOptions> =
     const existing = store.extensions.get(id);
     if (!existing || !store.extensions.delete(id)) throw notFoundError(id);
     runtime.onExtensionDeleted(existing.domain, existing.number);
-    runtime.onBindingsChanged?.();
     return reply.code(204).send(null);
   });
 };
