@@ -1,11 +1,17 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startChild, waitForSip } from './processes.js';
 import { processTree } from './procfs.js';
 import type { ServerUnderTest } from './server-under-test.js';
 import { workDir } from './sipp.js';
 
-const REFERENCE_CONFIG = '/work/shared/bench/kamailio-reference.cfg.in';
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// The reference handed to us beside the checkout (../shared), else the copy the tests keep.
+const REFERENCE_CONFIG = [
+  path.join(repoRoot, '..', 'shared', 'bench', 'kamailio-reference.cfg.in'),
+  path.join(repoRoot, 'test', 'support', 'kamailio-reference.cfg.in'),
+].find((file) => existsSync(file)) ?? path.join(repoRoot, 'test', 'support', 'kamailio-reference.cfg.in');
 const STARTUP_TIMEOUT_MS = 10_000;
 
 /** Kamailio with the shared reference configuration: passwords derive from the user name, so nothing to provision. */
