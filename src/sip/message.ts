@@ -49,8 +49,8 @@ export interface HeaderField {
 }
 
 /**
- * Where a message came from / goes to. `transport` connection id lets responses and in-dialog
- * requests reuse a TCP/TLS connection.
+ * Where a message came from / goes to. `connectionId` lets responses and in-dialog requests reuse the
+ * TCP/TLS connection a message arrived on.
  */
 export interface Endpoint {
   transport: TransportName;

@@ -18,7 +18,7 @@ export type { TransactionState } from './transaction-state.js';
 
 export interface TransactionLayerOptions {
   clock: Clock;
-  /** read when each transaction starts (system variables can change at run time) */
+  /** read when each transaction starts, so one schedule never mixes two sets of values */
   timers: () => TimerValues;
   /** the bytes of a message as they go on the wire */
   encode: (msg: SipRequest | SipResponse) => Buffer;
