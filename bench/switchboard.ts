@@ -45,7 +45,8 @@ export async function startSwitchboard(sipPort: number, httpsPort: number): Prom
   const child = startChild(
     process.execPath,
     [path.join(repoRoot, 'bin', 'switchboard.js'), 'start', '--data-dir', dataDir, '--bind', '127.0.0.1',
-      '--sip-port', String(sipPort), '--tls-port', '0', '--https-port', String(httpsPort), '--http-port', '0'],
+      '--sip-port', String(sipPort), '--tls-port', '0', '--https-port', String(httpsPort), '--http-port', '0',
+      '--stun-port', '0'],
     { cwd: repoRoot, env: { ...process.env, SWITCHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD } },
   );
   const agent = new https.Agent({ keepAlive: true, maxSockets: PROVISION_CONCURRENCY });

@@ -1,5 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { createLogger } from './log/logger.js';
 import { startServer } from './server/server.js';
+import { StunServer } from './stun/stun-server.js';
+import { formatHostPort } from './transport/address.js';
 import { VERSION } from './server/version.js';
 
 function port(value: string): number {
@@ -7,6 +10,16 @@ function port(value: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port number (0-65535, 0 disables)`);
   return n;
 }
+
+/** For a server that runs alone, where disabling its only listener makes no sense. */
+function listenPort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port number (0-65535, 0 takes any free port)`);
+  return n;
+}
+
+const ALL_INTERFACES = ['0.0.0.0', '::'];
+const DEFAULT_STUN_PORT = 3478;
 
 function addressList(value: string): string[] {
   return value
@@ -31,7 +44,8 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--tls-port <port>', 'SIP over TLS port (0 disables)').env('SWITCHBOARD_TLS_PORT').argParser(port).default(5061))
     .addOption(new Option('--https-port <port>', 'web console and REST API port (0 disables)').env('SWITCHBOARD_HTTPS_PORT').argParser(port).default(8443))
     .addOption(new Option('--http-port <port>', 'plain HTTP port that redirects to HTTPS (0 disables)').env('SWITCHBOARD_HTTP_PORT').argParser(port).default(8080))
-    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number }) => {
+    .addOption(new Option('--stun-port <port>', 'STUN Binding server port, UDP (0 disables)').env('SWITCHBOARD_STUN_PORT').argParser(port).default(DEFAULT_STUN_PORT))
+    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number; stunPort: number }) => {
       const server = await startServer({
         dataDir: o.dataDir,
         bind: o.bind ?? [],
@@ -39,6 +53,7 @@ export async function main(argv: string[]): Promise<void> {
         tlsPort: o.tlsPort,
         httpsPort: o.httpsPort,
         httpPort: o.httpPort,
+        stunPort: o.stunPort,
         adminPassword: process.env.SWITCHBOARD_ADMIN_PASSWORD || undefined,
       });
       process.stdout.write(`${server.banner.join('\n')}\n`);
@@ -59,6 +74,28 @@ export async function main(argv: string[]): Promise<void> {
             process.exit(1);
           },
         );
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+    });
+
+  program
+    .command('stun')
+    .description('run only the STUN server (RFC 8489 Binding), without SIP, database or API')
+    .addOption(new Option('--bind <addresses>', 'comma-separated addresses to listen on (default: all interfaces)').env('SWITCHBOARD_BIND').argParser(addressList))
+    .addOption(new Option('--port <port>', 'UDP port').env('SWITCHBOARD_STUN_PORT').argParser(listenPort).default(DEFAULT_STUN_PORT))
+    .action(async (o: { bind?: string[]; port: number }) => {
+      const logger = createLogger('info');
+      const server = await StunServer.start({
+        bind: o.bind && o.bind.length > 0 ? o.bind : ALL_INTERFACES,
+        port: o.port,
+        software: `Switchboard ${VERSION}`,
+        onLog: (level, msg, fields) => logger[level](fields ?? {}, msg),
+      });
+      process.stdout.write(`Switchboard ${VERSION} STUN server on ${server.listeners().map((l) => `UDP ${formatHostPort(l.address, l.port)}`).join(', ')}\n`);
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        void server.close().then(() => process.exit(0));
       };
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));

@@ -16,6 +16,7 @@ import { RegistrarService } from '../registrar/registrar-service.js';
 import { hostPort, SipStack } from '../stack/sip-stack.js';
 import { CdrCsvWriter } from '../store/cdr-csv.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
+import { StunServer } from '../stun/stun-server.js';
 import type { Store } from '../store/types.js';
 import { systemClock } from '../transaction/clock.js';
 import { ensureCertificate } from '../transport/certificate.js';
@@ -30,6 +31,8 @@ export interface ServerOptions {
   tlsPort: number;
   httpsPort: number;
   httpPort: number;
+  /** STUN Binding server on UDP; 0 disables */
+  stunPort: number;
   adminPassword: string | undefined;
 }
 
@@ -124,6 +127,17 @@ async function startOnStore(
   });
   cleanups.push(() => stack.close());
 
+  const stun =
+    opts.stunPort > 0
+      ? await StunServer.start({
+          bind,
+          port: opts.stunPort,
+          software: vars.sip.user_agent,
+          onLog: (level, msg, fields) => logger[level](fields ?? {}, msg),
+        })
+      : undefined;
+  if (stun) cleanups.push(() => stun.close());
+
   const cdrCsv = new CdrCsvWriter(join(dataDir, 'cdr'));
   cleanups.push(() => cdrCsv.close());
   const calls = new CallManager({
@@ -185,6 +199,7 @@ async function startOnStore(
   const banner = [
     `Switchboard ${VERSION}`,
     ...stack.listeners().map((l) => `  SIP ${l.transport.padEnd(3)} ${hostPort(l.address, l.port)}`),
+    ...(stun ? stun.listeners().map((l) => `  STUN    ${hostPort(l.address, l.port)}`) : []),
     ...(api ? [`  HTTPS   ${hostPort(apiHost, api.httpsPort)}`] : []),
     ...(api && api.httpPort > 0 ? [`  HTTP    ${hostPort(apiHost, api.httpPort)} (redirects to HTTPS)`] : []),
     `  data    ${dataDir}`,

@@ -18,6 +18,7 @@ import { freePorts } from '../support/ports.js';
 import { repoRoot } from '../support/repo-root.js';
 import { sippInjection, sippScenario, startSipp, type SippHandle, type SippResult } from '../support/sipp.js';
 import { startSwitchboard, type Switchboard } from '../support/server.js';
+import { stunBinding } from '../support/stun.js';
 
 const HOST = '127.0.0.1';
 const BIN = path.join(repoRoot, 'bin', 'switchboard.js');
@@ -79,7 +80,7 @@ async function stopCli(proc: ManagedProcess, signal: NodeJS.Signals = 'SIGTERM')
   return code;
 }
 
-function portFlags(ports: { sip: number; tls: number; https: number; http?: number }, dataDir: string): string[] {
+function portFlags(ports: { sip: number; tls: number; https: number; http?: number; stun?: number }, dataDir: string): string[] {
   return [
     '--data-dir', dataDir,
     '--bind', HOST,
@@ -87,6 +88,7 @@ function portFlags(ports: { sip: number; tls: number; https: number; http?: numb
     '--tls-port', String(ports.tls),
     '--https-port', String(ports.https),
     '--http-port', String(ports.http ?? 0),
+    '--stun-port', String(ports.stun ?? 0),
   ];
 }
 
@@ -307,10 +309,10 @@ async function occupyTcp(port: number): Promise<() => Promise<void>> {
 // =============================================================================================
 
 describe('start-up banner', { timeout: 60_000 }, () => {
-  it('lists every listener (SIP UDP/TCP/TLS, HTTPS, HTTP redirect), the data dir and a working console URL', async () => {
-    const [sip, tls, httpsPort, httpPort] = (await freePorts(4)) as [number, number, number, number];
+  it('lists every listener (SIP UDP/TCP/TLS, STUN, HTTPS, HTTP redirect), the data dir and a working console URL', async () => {
+    const [sip, tls, httpsPort, httpPort, stun] = (await freePorts(5)) as [number, number, number, number, number];
     const dataDir = await tempDir();
-    const proc = spawnCli(portFlags({ sip, tls, https: httpsPort, http: httpPort }, dataDir), { SWITCHBOARD_ADMIN_PASSWORD: 'Banner-Admin-1' });
+    const proc = spawnCli(portFlags({ sip, tls, https: httpsPort, http: httpPort, stun }, dataDir), { SWITCHBOARD_ADMIN_PASSWORD: 'Banner-Admin-1' });
     try {
       await waitForStdout(proc, /console/);
       await waitHealthy(proc, httpsPort);
@@ -318,6 +320,7 @@ describe('start-up banner', { timeout: 60_000 }, () => {
       assert.match(out, new RegExp(`^\\s*SIP UDP\\s+127\\.0\\.0\\.1:${sip}\\s*$`, 'm'), out);
       assert.match(out, new RegExp(`^\\s*SIP TCP\\s+127\\.0\\.0\\.1:${sip}\\s*$`, 'm'), out);
       assert.match(out, new RegExp(`^\\s*SIP TLS\\s+127\\.0\\.0\\.1:${tls}\\s*$`, 'm'), out);
+      assert.match(out, new RegExp(`^\\s*STUN\\s+127\\.0\\.0\\.1:${stun}\\s*$`, 'm'), out);
       assert.match(out, new RegExp(`^\\s*HTTPS\\s+127\\.0\\.0\\.1:${httpsPort}\\s*$`, 'm'), out);
       assert.match(out, new RegExp(`^\\s*HTTP\\s+127\\.0\\.0\\.1:${httpPort}\\b.*redirect`, 'mi'), out);
       const dataLine = out.split('\n').find((line) => /^\s*data\b/.test(line));
@@ -337,6 +340,8 @@ describe('start-up banner', { timeout: 60_000 }, () => {
       assert.equal(redirect.headers.location, `https://${HOST}:${httpsPort}/api/v1/health`);
       assert.match(await udpOptions(sip), /^SIP\/2\.0 200\b/);
       assert.match(await tcpOptions(sip), /^SIP\/2\.0 200\b/);
+      const binding = await stunBinding(HOST, stun);
+      assert.deepEqual(binding.mapped, binding.local, 'STUN tells the client its own address');
     } finally {
       assert.equal(await stopCli(proc), 0, proc.output());
     }
@@ -345,7 +350,7 @@ describe('start-up banner', { timeout: 60_000 }, () => {
 
 describe('configuration through environment variables', { timeout: 60_000 }, () => {
   it('starts with only SWITCHBOARD_* variables and no flags, on the ports they name', async () => {
-    const [sip, tls, httpsPort, httpPort] = (await freePorts(4)) as [number, number, number, number];
+    const [sip, tls, httpsPort, httpPort, stun] = (await freePorts(5)) as [number, number, number, number, number];
     const dataDir = path.join(await tempDir(), 'from-env');
     const cwd = await tempDir('switchboard-cwd-');
     const password = 'Env-Only-Password-7';
@@ -356,6 +361,7 @@ describe('configuration through environment variables', { timeout: 60_000 }, () 
       SWITCHBOARD_TLS_PORT: String(tls),
       SWITCHBOARD_HTTPS_PORT: String(httpsPort),
       SWITCHBOARD_HTTP_PORT: String(httpPort),
+      SWITCHBOARD_STUN_PORT: String(stun),
       SWITCHBOARD_ADMIN_PASSWORD: password,
     }, cwd);
     try {
@@ -367,6 +373,7 @@ describe('configuration through environment variables', { timeout: 60_000 }, () 
       assert.match(out, new RegExp(`SIP TLS\\s+127\\.0\\.0\\.1:${tls}\\b`), out);
       assert.match(out, new RegExp(`HTTPS\\s+127\\.0\\.0\\.1:${httpsPort}\\b`), out);
       assert.match(out, new RegExp(`HTTP\\s+127\\.0\\.0\\.1:${httpPort}\\b`), out);
+      assert.match(out, new RegExp(`STUN\\s+127\\.0\\.0\\.1:${stun}\\b`), out);
       // SWITCHBOARD_BIND: nothing listens on every interface.
       assert.doesNotMatch(out, /0\.0\.0\.0|\[::\]/, out);
       assert.ok(out.includes(dataDir), `banner names the data dir from SWITCHBOARD_DATA_DIR:\n${out}`);
@@ -395,6 +402,7 @@ describe('configuration through environment variables', { timeout: 60_000 }, () 
       SWITCHBOARD_TLS_PORT: String(tls),
       SWITCHBOARD_HTTPS_PORT: String(httpsPort),
       SWITCHBOARD_HTTP_PORT: '0',
+      SWITCHBOARD_STUN_PORT: '0',
       SWITCHBOARD_ADMIN_PASSWORD: 'Flag-Wins-1',
     });
     try {

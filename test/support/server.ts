@@ -108,6 +108,7 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
     '--tls-port', String(tlsPort),
     '--https-port', String(httpsPort),
     '--http-port', '0',
+    '--stun-port', '0',
     ...(options.args ?? []),
   ];
   const server = spawnManaged(process.execPath, args, {
