@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,9 +42,11 @@ export interface Switchboard extends ServerUnderTest {
 
 export async function startSwitchboard(sipPort: number, httpsPort: number): Promise<Switchboard> {
   const dataDir = mkdtempSync(path.join(workDir, 'switchboard-data-'));
+  // e.g. SWITCHBOARD_BENCH_NODE_ARGS=--trace-gc to see what the server's V8 does under load
+  const nodeArgs = (process.env.SWITCHBOARD_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
   const child = startChild(
     process.execPath,
-    [path.join(repoRoot, 'bin', 'switchboard.js'), 'start', '--data-dir', dataDir, '--bind', '127.0.0.1',
+    [...nodeArgs, path.join(repoRoot, 'bin', 'switchboard.js'), 'start', '--data-dir', dataDir, '--bind', '127.0.0.1',
       '--sip-port', String(sipPort), '--tls-port', '0', '--https-port', String(httpsPort), '--http-port', '0',
       '--stun-port', '0'],
     { cwd: repoRoot, env: { ...process.env, SWITCHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD } },
@@ -53,6 +55,7 @@ export async function startSwitchboard(sipPort: number, httpsPort: number): Prom
   const stop = async () => {
     agent.destroy();
     await child.stop();
+    writeFileSync(`${dataDir}.log`, child.output());
   };
 
   try {
