@@ -20,6 +20,7 @@ import { StunServer } from '../stun/stun-server.js';
 import type { Store } from '../store/types.js';
 import { systemClock } from '../transaction/clock.js';
 import { ensureCertificate } from '../transport/certificate.js';
+import { watchEventLoop } from './event-loop-watch.js';
 import { RequestRouter } from './request-router.js';
 import { VERSION } from './version.js';
 
@@ -168,6 +169,8 @@ async function startOnStore(
     logger,
   });
   stack.setUser(new RequestRouter(registrar, calls));
+
+  cleanups.push(watchEventLoop(logger));
 
   const startedAt = Date.now();
   const runtime: ApiRuntime = {
