@@ -153,7 +153,7 @@ async function startOnStore(
     onCallEnded: (record) => {
       const stored = store.callRecords.insert(record);
       if (vars.cdr.csv) cdrCsv.append(stored);
-      logger.info({ caller: record.caller, callee: record.callee, disposition: record.disposition, status: record.finalStatus }, 'call ended');
+      logger.debug({ caller: record.caller, callee: record.callee, disposition: record.disposition, status: record.finalStatus }, 'call ended');
     },
   });
   const registrar = new RegistrarService({
