@@ -44,8 +44,8 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--tls-port <port>', 'SIP over TLS port (0 disables)').env('SWITCHBOARD_TLS_PORT').argParser(port).default(5061))
     .addOption(new Option('--https-port <port>', 'web console and REST API port (0 disables)').env('SWITCHBOARD_HTTPS_PORT').argParser(port).default(8443))
     .addOption(new Option('--http-port <port>', 'plain HTTP port that redirects to HTTPS (0 disables)').env('SWITCHBOARD_HTTP_PORT').argParser(port).default(8080))
-    .addOption(new Option('--stun-port <port>', 'STUN Binding server port, UDP (0 disables)').env('SWITCHBOARD_STUN_PORT').argParser(port).default(DEFAULT_STUN_PORT))
-    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number; stunPort: number }) => {
+    .addOption(new Option('--stun-port <port>', 'STUN Binding server port, UDP (0 disables; default: [stun] port in mss_var_param.ini, 3478)').env('SWITCHBOARD_STUN_PORT').argParser(port))
+    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number; stunPort?: number }) => {
       const server = await startServer({
         dataDir: o.dataDir,
         bind: o.bind ?? [],

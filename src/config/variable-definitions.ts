@@ -27,6 +27,7 @@ export interface Variables {
     sip_trace: boolean;
   };
   cdr: { csv: boolean };
+  stun: { port: number };
   domain: {
     /** "" means: use the server's bind address / hostname */
     default_name: string;
@@ -150,13 +151,17 @@ export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
     description: 'when true every finished call is also appended to <data-dir>/cdr/cdr-YYYY-MM-DD.csv',
   },
   {
+    section: 'stun', name: 'port', type: 'integer', default: 3478, min: 0, max: 65535, unit: 'port',
+    description: 'UDP port of the built-in STUN server, 0 disables it; --stun-port or SWITCHBOARD_STUN_PORT take precedence',
+  },
+  {
     section: 'domain', name: 'default_name', type: 'string', default: '',
     pattern: /^(|[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$/, patternHint: 'a host name or IP address',
     description: 'name and digest realm of the default domain; empty means the server bind address or host name',
   },
 ];
 
-export const SECTION_NAMES: readonly SectionName[] = ['sip', 'log', 'cdr', 'domain'];
+export const SECTION_NAMES: readonly SectionName[] = ['sip', 'log', 'cdr', 'stun', 'domain'];
 
 export function findDefinition(section: string, name: string): VariableDefinition | undefined {
   return VARIABLE_DEFINITIONS.find((d) => d.section === section && d.name === name);

@@ -32,8 +32,8 @@ export interface ServerOptions {
   tlsPort: number;
   httpsPort: number;
   httpPort: number;
-  /** STUN Binding server on UDP; 0 disables */
-  stunPort: number;
+  /** STUN Binding server on UDP; 0 disables; undefined: the [stun] port variable */
+  stunPort: number | undefined;
   adminPassword: string | undefined;
 }
 
@@ -128,11 +128,12 @@ async function startOnStore(
   });
   cleanups.push(() => stack.close());
 
+  const stunPort = opts.stunPort ?? vars.stun.port;
   const stun =
-    opts.stunPort > 0
+    stunPort > 0
       ? await StunServer.start({
           bind,
-          port: opts.stunPort,
+          port: stunPort,
           software: vars.sip.user_agent,
           onLog: (level, msg, fields) => logger[level](fields ?? {}, msg),
         })

@@ -346,6 +346,23 @@ describe('start-up banner', { timeout: 60_000 }, () => {
       assert.equal(await stopCli(proc), 0, proc.output());
     }
   });
+
+  it('takes the STUN port from [stun] port in mss_var_param.ini when no flag or variable gives one', async () => {
+    const [sip, tls, httpsPort, stun] = (await freePorts(4)) as [number, number, number, number];
+    const dataDir = await tempDir();
+    await writeFile(path.join(dataDir, 'mss_var_param.ini'), `[stun]\nport = ${stun}\n`);
+    const flags = portFlags({ sip, tls, https: httpsPort }, dataDir);
+    flags.splice(flags.indexOf('--stun-port'), 2);
+    const proc = spawnCli(flags, { SWITCHBOARD_ADMIN_PASSWORD: 'Banner-Admin-1' });
+    try {
+      await waitForStdout(proc, /console/);
+      assert.match(proc.stdout(), new RegExp(`^\\s*STUN\\s+127\\.0\\.0\\.1:${stun}\\s*$`, 'm'), proc.stdout());
+      const binding = await stunBinding(HOST, stun);
+      assert.deepEqual(binding.mapped, binding.local);
+    } finally {
+      assert.equal(await stopCli(proc), 0, proc.output());
+    }
+  });
 });
 
 describe('configuration through environment variables', { timeout: 60_000 }, () => {
