@@ -80,7 +80,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
     this.onTerminated?.();
   }
 
-  /** Stops the timer without telling anyone: layer shutdown. */
+  /** Stops the timers without telling anyone: layer shutdown. */
   halt(): void {
     this.state = 'Terminated';
     this.timerJ.stop();

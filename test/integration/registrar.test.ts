@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startSwitchboard, type Switchboard } from '../support/server.js';
 import { runSipp, sippInjection, sippScenario, type SippResult } from '../support/sipp.js';
+import { parseSipReply, type SipReply } from '../support/sip-reply.js';
 
 const HOST = '127.0.0.1';
 const REALM = HOST;
@@ -25,45 +26,11 @@ interface Registration {
   userAgent: string;
 }
 
-interface SipReply {
-  status: number;
-  reason: string;
-  /** header names as sent, in order */
-  names: string[];
-  /** every value of a header, by lower-case name */
-  all(name: string): string[];
-  get(name: string): string | undefined;
-  text: string;
-}
 
 function explain(result: SippResult): string {
   return `exit ${result.code}\n${result.errors}\n${result.stdout.slice(-3000)}`;
 }
 
-function parseReply(text: string): SipReply {
-  const head = text.split('\r\n\r\n')[0]!;
-  const lines = head.split('\r\n');
-  const start = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(lines[0]!);
-  if (!start) throw new Error(`not a SIP response:\n${text}`);
-  const fields: { name: string; value: string }[] = [];
-  for (const line of lines.slice(1)) {
-    if (/^[ \t]/.test(line) && fields.length > 0) {
-      fields[fields.length - 1]!.value += ` ${line.trim()}`;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
-  }
-  const all = (name: string) => fields.filter((f) => f.name.toLowerCase() === name.toLowerCase()).map((f) => f.value);
-  return {
-    status: Number(start[1]),
-    reason: start[2] ?? '',
-    names: fields.map((f) => f.name),
-    all,
-    get: (name) => all(name)[0],
-    text,
-  };
-}
 
 /** The first final (>= 200) response to one request sent over UDP from a fresh socket. */
 async function udpRequest(port: number, build: (localPort: number) => string): Promise<SipReply> {
@@ -78,7 +45,7 @@ async function udpRequest(port: number, build: (localPort: number) => string): P
       const timer = setTimeout(() => reject(new Error(`no final response over UDP within ${RAW_TIMEOUT_MS} ms to:\n${message}`)), RAW_TIMEOUT_MS);
       socket.on('message', (data) => {
         try {
-          const reply = parseReply(data.toString('utf8'));
+          const reply = parseSipReply(data.toString('utf8'));
           if (reply.status < 200) return;
           clearTimeout(timer);
           resolve(reply);
@@ -118,7 +85,7 @@ async function tcpRequest(port: number, build: (localPort: number) => string): P
           const text = buffer.slice(0, end + 4 + length);
           buffer = buffer.slice(end + 4 + length);
           try {
-            const reply = parseReply(text);
+            const reply = parseSipReply(text);
             if (reply.status < 200) continue;
             clearTimeout(timer);
             resolve(reply);

@@ -29,6 +29,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { readTorture, tortureNames } from '../sip/torture-messages.js';
 import { startSwitchboard, type Switchboard } from '../support/server.js';
+import { parseSipReply, type SipReply } from '../support/sip-reply.js';
 
 const HOST = '127.0.0.1';
 /** How long a dropped message is given to (wrongly) produce a response. */
@@ -48,15 +49,6 @@ type Expectation =
   /** TCP framing error: the server closes the connection; anything it says first is a 400 */
   | { kind: 'close' };
 
-interface Reply {
-  status: number;
-  reason: string;
-  all(name: string): string[];
-  get(name: string): string | undefined;
-  /** the top Via value (first value of the first Via header line) */
-  topVia: string | undefined;
-  text: string;
-}
 
 interface Case {
   section: string;
@@ -67,7 +59,7 @@ interface Case {
   /** for 400: a word the reason phrase should contain, naming the fault */
   fault?: RegExp;
   /** further checks on the first final response */
-  check?: (reply: Reply, transport: Transport) => void;
+  check?: (reply: SipReply, transport: Transport) => void;
 }
 
 const status = (...codes: number[]): Expectation => ({ kind: 'status', codes });
@@ -196,49 +188,26 @@ const CASES: Record<string, Case> = {
   },
 };
 
-function hasAllow(reply: Reply): void {
+function hasAllow(reply: SipReply): void {
   assert.match(reply.get('allow') ?? '', /INVITE/, 'response carries Allow');
 }
 
-function hasChallenge(header: string): (reply: Reply) => void {
+function hasChallenge(header: string): (reply: SipReply) => void {
   return (reply) => assert.match(reply.all(header).join(','), /^Digest /i, `response carries ${header}`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Message helpers
 
-const COMPACT: Record<string, string> = {
-  i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type', f: 'from',
-  s: 'subject', k: 'supported', t: 'to', v: 'via',
-};
 
-function parseReply(data: Buffer): Reply {
+/** Anything the server sent, as a reply; what is not a SIP response gets status -1 so the case fails. */
+function readReply(data: Buffer): SipReply {
   const text = data.toString('latin1');
-  const end = text.indexOf('\r\n\r\n');
-  const lines = (end < 0 ? text : text.slice(0, end)).split('\r\n');
-  const start = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(lines[0] ?? '');
-  if (!start) throw new Error(`not a SIP response:\n${text}`);
-  const fields: { name: string; value: string }[] = [];
-  for (const line of lines.slice(1)) {
-    if (/^[ \t]/.test(line) && fields.length > 0) {
-      fields[fields.length - 1]!.value += ` ${line.trim()}`;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    fields.push({ name: COMPACT[name] ?? name, value: line.slice(colon + 1).trim() });
+  try {
+    return parseSipReply(text);
+  } catch (err) {
+    return { status: -1, reason: String(err), names: [], all: () => [], get: () => undefined, topVia: undefined, text };
   }
-  const all = (name: string) => fields.filter((f) => f.name === name.toLowerCase()).map((f) => f.value);
-  const via = all('via')[0];
-  return {
-    status: Number(start[1]),
-    reason: start[2] ?? '',
-    all,
-    get: (name) => all(name)[0],
-    topVia: via === undefined ? undefined : via.split(',')[0]!.trim(),
-    text,
-  };
 }
 
 function isResponseMessage(data: Buffer): boolean {
@@ -276,7 +245,7 @@ function methodOf(data: Buffer): string {
 }
 
 /** RFC 3261 §17.1.1.3: the ACK for a non-2xx final response, built from the response. */
-function ackFor(requestUri: string, reply: Reply): Buffer | undefined {
+function ackFor(requestUri: string, reply: SipReply): Buffer | undefined {
   const seq = /^(\d+)/.exec(reply.get('cseq') ?? '')?.[1];
   const from = reply.get('from');
   const to = reply.get('to');
@@ -327,7 +296,7 @@ function goodOptions(transport: Transport, localPort: number, sipPort: number): 
 interface Client {
   readonly transport: Transport;
   readonly localPort: number;
-  readonly replies: Reply[];
+  readonly replies: SipReply[];
   /** set when the server closed a TCP connection */
   readonly closed: boolean;
   send(data: Buffer): Promise<void>;
@@ -374,14 +343,10 @@ async function udpClient(sipPort: number): Promise<Client> {
   });
   openUdpSockets.push(socket);
   socket.on('error', () => undefined);
-  const replies: Reply[] = [];
+  const replies: SipReply[] = [];
   const waiters = new Waiters();
   socket.on('message', (data) => {
-    try {
-      replies.push(parseReply(data));
-    } catch (err) {
-      replies.push({ status: -1, reason: String(err), all: () => [], get: () => undefined, topVia: undefined, text: data.toString('latin1') });
-    }
+    replies.push(readReply(data));
     waiters.wake();
   });
   return {
@@ -425,20 +390,14 @@ async function tcpClient(sipPort: number): Promise<Client> {
     });
   });
   socket.on('error', () => undefined);
-  const replies: Reply[] = [];
+  const replies: SipReply[] = [];
   const waiters = new Waiters();
   let pending = Buffer.alloc(0);
   let closed = false;
   socket.on('data', (chunk: Buffer) => {
     const { messages, rest } = takeStreamMessages(Buffer.concat([pending, chunk]));
     pending = Buffer.from(rest);
-    for (const m of messages) {
-      try {
-        replies.push(parseReply(m));
-      } catch (err) {
-        replies.push({ status: -1, reason: String(err), all: () => [], get: () => undefined, topVia: undefined, text: m.toString('latin1') });
-      }
-    }
+    for (const m of messages) replies.push(readReply(m));
     waiters.wake();
   });
   socket.on('close', () => {
@@ -471,7 +430,7 @@ function openClient(transport: Transport, sipPort: number): Promise<Client> {
   return transport === 'UDP' ? udpClient(sipPort) : tcpClient(sipPort);
 }
 
-function describeReplies(replies: Reply[]): string {
+function describeReplies(replies: SipReply[]): string {
   return replies.length === 0 ? '(nothing)' : replies.map((r) => `${r.status} ${r.reason}`).join(' | ');
 }
 
