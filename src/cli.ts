@@ -5,18 +5,18 @@ import { StunServer } from './stun/stun-server.js';
 import { formatHostPort } from './transport/address.js';
 import { VERSION } from './server/version.js';
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port number (0-65535, 0 disables)`);
-  return n;
+/** A port option's parser; `zeroMeans` says what 0 does for that option, in the error text. */
+function portParser(zeroMeans: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port number (0-65535, 0 ${zeroMeans})`);
+    return n;
+  };
 }
 
-/** For a server that runs alone, where disabling its only listener makes no sense. */
-function listenPort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port number (0-65535, 0 takes any free port)`);
-  return n;
-}
+const port = portParser('disables');
+// a server that runs alone cannot disable its only listener: 0 asks the kernel for a free port
+const listenPort = portParser('takes any free port');
 
 const ALL_INTERFACES = ['0.0.0.0', '::'];
 const DEFAULT_STUN_PORT = 3478;
