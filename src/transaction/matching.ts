@@ -1,4 +1,6 @@
-// Transaction keys are single strings so each lookup is one Map probe and one small concatenation.
+// Transaction keys are single strings so each lookup is one Map probe and one small concatenation;
+// flattened, so a stored key holds no view of the message text (completed transactions outlive it).
+import { flattenKey } from '../sip/detach.js';
 import type { SipMessage, SipRequest, Via } from '../sip/message.js';
 
 const MAGIC_COOKIE = 'z9hG4bK';
@@ -20,15 +22,15 @@ function sentBy(via: Via): string {
  * which differs between an INVITE and its ACK, is checked by the caller against the transaction.
  */
 export function serverKey(req: SipRequest, via: Via, methodClass: string): string | undefined {
-  if (hasRfc3261Branch(via)) return ownString(`${via.params.branch} ${sentBy(via)} ${methodClass}`);
+  if (hasRfc3261Branch(via)) return flattenKey(`${via.params.branch} ${sentBy(via)} ${methodClass}`);
   const cseq = req.cseq();
   if (!cseq) return undefined;
-  return ownString(`${methodClass} ${req.uri} ${req.fromTag() ?? ''} ${req.callId} ${cseq.seq} ${sentBy(via)} ${via.params.branch ?? ''}`);
+  return flattenKey(`${methodClass} ${req.uri} ${req.fromTag() ?? ''} ${req.callId} ${cseq.seq} ${sentBy(via)} ${via.params.branch ?? ''}`);
 }
 
 /** Client transaction key (§17.1.3): branch of the top Via plus the CSeq method (a CANCEL shares its INVITE's branch). */
 export function clientKey(branch: string, method: string): string {
-  return ownString(`${branch} ${method}`);
+  return flattenKey(`${branch} ${method}`);
 }
 
 /** §8.2.2.2: From tag, Call-ID and CSeq identify a request that reached us twice by different paths. */
@@ -36,7 +38,7 @@ export function mergeKey(req: SipRequest): string | undefined {
   const fromTag = req.fromTag();
   const cseq = req.cseq();
   if (fromTag === undefined || !cseq) return undefined;
-  return ownString(`${fromTag} ${req.callId} ${cseq.seq} ${cseq.method}`);
+  return flattenKey(`${fromTag} ${req.callId} ${cseq.seq} ${cseq.method}`);
 }
 
 /**
@@ -44,7 +46,7 @@ export function mergeKey(req: SipRequest): string | undefined {
  * non-2xx), so it is found by Call-ID, tags and CSeq number instead.
  */
 export function acceptedInviteKey(callId: string, fromTag: string | undefined, toTag: string | undefined, seq: number): string {
-  return ownString(`${callId} ${fromTag ?? ''} ${toTag ?? ''} ${seq}`);
+  return flattenKey(`${callId} ${fromTag ?? ''} ${toTag ?? ''} ${seq}`);
 }
 
 export function ackAcceptedInviteKey(ack: SipMessage): string | undefined {
@@ -53,12 +55,3 @@ export function ackAcceptedInviteKey(ack: SipMessage): string | undefined {
   return acceptedInviteKey(ack.callId, ack.fromTag(), ack.toTag(), cseq.seq);
 }
 
-/**
- * Keys are built from substrings of the message text; V8 keeps such concatenations as trees of views,
- * so a key stored for Timer J would keep the whole request alive. Reading a character flattens it
- * into a string of its own.
- */
-function ownString(key: string): string {
-  key.charCodeAt(0);
-  return key;
-}
