@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from './log/logger.js';
 import { startServer } from './server/server.js';
 import { StunServer } from './stun/stun-server.js';
+import { parsePortRange } from './media/relay/port-pool.js';
 import { formatHostPort } from './transport/address.js';
 import { VERSION } from './server/version.js';
 
@@ -17,6 +18,15 @@ function portParser(zeroMeans: string): (value: string) => number {
 const port = portParser('disables');
 // a server that runs alone cannot disable its only listener: 0 asks the kernel for a free port
 const listenPort = portParser('takes any free port');
+
+function rtpPortRange(value: string): string {
+  try {
+    parsePortRange(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+  return value;
+}
 
 const ALL_INTERFACES = ['0.0.0.0', '::'];
 const DEFAULT_STUN_PORT = 3478;
@@ -45,7 +55,8 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--https-port <port>', 'web console and REST API port (0 disables)').env('SWITCHBOARD_HTTPS_PORT').argParser(port).default(8443))
     .addOption(new Option('--http-port <port>', 'plain HTTP port that redirects to HTTPS (0 disables)').env('SWITCHBOARD_HTTP_PORT').argParser(port).default(8080))
     .addOption(new Option('--stun-port <port>', 'STUN Binding server port, UDP (0 disables; default: [stun] port in mss_var_param.ini, 3478)').env('SWITCHBOARD_STUN_PORT').argParser(port))
-    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number; stunPort?: number }) => {
+    .addOption(new Option('--rtp-ports <first-last>', 'UDP port range of the media relay (default: [media] rtp_ports in mss_var_param.ini, 20000-29999)').env('SWITCHBOARD_RTP_PORTS').argParser(rtpPortRange))
+    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number; stunPort?: number; rtpPorts?: string }) => {
       const server = await startServer({
         dataDir: o.dataDir,
         bind: o.bind ?? [],
@@ -54,6 +65,7 @@ export async function main(argv: string[]): Promise<void> {
         httpsPort: o.httpsPort,
         httpPort: o.httpPort,
         stunPort: o.stunPort,
+        rtpPorts: o.rtpPorts,
         adminPassword: process.env.SWITCHBOARD_ADMIN_PASSWORD || undefined,
       });
       process.stdout.write(`${server.banner.join('\n')}\n`);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RequestAuthenticator } from '../auth/request-authenticator.js';
+import type { MediaRelay } from '../media/relay/media-relay.js';
+import { SdpRelayError, type MediaStreamState } from '../media/relay/media-session.js';
 import { Dialog, dialogId, uriToEndpoint } from '../dialog/dialog.js';
 import type { DomainDirectory } from '../registrar/domain-directory.js';
 import type { LocationService } from '../registrar/location-service.js';
@@ -9,11 +11,12 @@ import { splitHeaderValues } from '../sip/headers.js';
 import { unescapeUserPart } from '../sip/uri.js';
 import { SipRequest, type Endpoint, type SipResponse } from '../sip/message.js';
 import type { SipStack } from '../stack/sip-stack.js';
-import type { Binding, CallRecord, NewCallRecord } from '../store/types.js';
+import type { Binding, CallRecord, EndReason, NewCallRecord } from '../store/types.js';
 import type { Clock } from '../transaction/clock.js';
 import type { ClientTransactionUser, ServerTransaction } from '../transaction/layer.js';
 import { callRecordOf, type Branch, type Call } from './call.js';
 import { copyRecordRoute, copySessionHeaders, mirrorResponse } from './relay.js';
+import { isSdp, relayBody, streamCount } from './call-media.js';
 
 export interface CallManagerDeps {
   stack: SipStack;
@@ -22,6 +25,8 @@ export interface CallManagerDeps {
   extensions: { find(domain: string, number: string): { number: string; displayName: string } | undefined };
   location: LocationService;
   noAnswerTimeoutSeconds: () => number;
+  /** anchors every call's media; undefined passes SDP through untouched */
+  media: MediaRelay | undefined;
   clock: Clock;
   logger: Logger;
   onCallEnded: (record: NewCallRecord) => void;
@@ -35,6 +40,7 @@ export interface ActiveCall {
   state: 'ringing' | 'answered';
   startedAt: number;
   answeredAt: number | null;
+  media: MediaStreamState[];
 }
 
 interface LegRef {
@@ -67,6 +73,7 @@ export class CallManager {
       state: c.state === 'answered' ? 'answered' : 'ringing',
       startedAt: c.startedAt,
       answeredAt: c.answeredAt,
+      media: c.media?.describe() ?? [],
     }));
   }
 
@@ -74,16 +81,16 @@ export class CallManager {
     return this.calls.size;
   }
 
-  hangup(id: string): boolean {
+  hangup(id: string, reason: EndReason = 'hangup_api'): boolean {
     const call = this.calls.get(id);
     if (!call) return false;
     if (call.state === 'answered') {
       this.sendBye(call, 'caller');
       this.sendBye(call, 'callee');
-      this.end(call, 200, 'answered', 'system');
+      this.end(call, 200, 'answered', 'system', reason);
     } else {
       this.cancelBranches(call);
-      this.failCaller(call, 487, 'Request Terminated', 'cancelled', 'system');
+      this.failCaller(call, 487, 'Request Terminated', 'cancelled', 'system', reason);
     }
     return true;
   }
@@ -91,7 +98,7 @@ export class CallManager {
   /** Stops taking new calls and ends the active ones. */
   shutdown(): void {
     this.accepting = false;
-    for (const id of [...this.calls.keys()]) this.hangup(id);
+    for (const id of [...this.calls.keys()]) this.hangup(id, 'shutdown');
   }
 
   handleInvite(req: SipRequest, tx: ServerTransaction): void {
@@ -140,6 +147,7 @@ export class CallManager {
         disposition: 'failed',
         finalStatus: status,
         hangupBy: 'system',
+        endReason: null,
       });
     };
     if (!callee) return refuse(404, 'Not Found', calleeNumber ?? '');
@@ -161,6 +169,7 @@ export class CallManager {
       startedAt: this.deps.clock.now(),
       answeredAt: null,
       noAnswerTimer: undefined,
+      media: undefined,
       rseqMap: new Map(),
       nextRseq: 1,
       callerAcked: false,
@@ -171,8 +180,35 @@ export class CallManager {
     tx.onAckTimeout = () => this.onCallerAckTimeout(call);
     call.noAnswerTimer = this.deps.clock.setTimer(this.deps.noAnswerTimeoutSeconds() * 1000, () => this.onNoAnswer(call));
     const callerName = auth.extension.displayName || auth.extension.number;
-    for (const binding of bindings) this.startBranch(call, binding, callerName, maxForwards - 1);
-    if (call.branches.every((b) => b.state === 'failed')) this.finishIfAllFailed(call);
+    const fork = (offer: Buffer) => {
+      for (const binding of bindings) this.startBranch(call, binding, offer, callerName, maxForwards - 1);
+      if (call.branches.every((b) => b.state === 'failed')) this.finishIfAllFailed(call);
+    };
+    const media = this.deps.media;
+    if (!media) return fork(req.body);
+    const signalling = { caller: req.source?.address ?? '127.0.0.1', callee: bindings[0].sourceAddress };
+    media.open({ streams: streamCount(req.body), signalling }).then(
+      (session) => {
+        if (call.state !== 'ringing') return session?.close();
+        if (!session) {
+          this.deps.logger.warn({ call: call.id }, 'no free RTP ports for a call');
+          return this.failCaller(call, 503, 'Service Unavailable - no media ports', 'failed', 'system');
+        }
+        call.media = session;
+        const offer = new SipRequest('INVITE', req.uri, [], req.body);
+        try {
+          relayBody(session, 'caller', req, offer, true);
+        } catch (err) {
+          if (!(err instanceof SdpRelayError)) throw err;
+          return this.failCaller(call, 488, 'Not Acceptable Here - unreadable SDP', 'failed', 'system');
+        }
+        fork(offer.body);
+      },
+      (err: unknown) => {
+        this.deps.logger.error({ err: String(err), call: call.id }, 'could not open media for a call');
+        if (call.state === 'ringing') this.failCaller(call, 500, 'Server Internal Error - media', 'failed', 'system');
+      },
+    );
   }
 
   /** CANCEL of a pending INVITE (RFC 3261 §9.2). */
@@ -232,7 +268,7 @@ export class CallManager {
     if (pending && pending.side === side) {
       // late offer: the SDP answer rides on this ACK and must reach the far leg on ours
       call.pendingAck = undefined;
-      this.sendAckTo(pending.dialog, pending.inviteSeq, ack);
+      this.sendAckTo(pending.dialog, pending.inviteSeq, ack, call, side);
     }
   }
 
@@ -245,7 +281,7 @@ export class CallManager {
     if (dialog) this.resendAck(dialog, res.cseq()?.seq ?? dialog.localSeq);
   }
 
-  private startBranch(call: Call, binding: Binding, callerName: string, maxForwards: number): void {
+  private startBranch(call: Call, binding: Binding, offer: Buffer, callerName: string, maxForwards: number): void {
     const dest = { transport: binding.transport as 'UDP' | 'TCP' | 'TLS', address: binding.sourceAddress, port: binding.sourcePort };
     const invite = new SipRequest('INVITE', binding.contactUri);
     invite.add('Max-Forwards', String(maxForwards));
@@ -258,6 +294,7 @@ export class CallManager {
     if (call.invite.optionTags('supported').includes('100rel')) invite.add('Supported', '100rel');
     if (call.invite.optionTags('require').includes('100rel')) invite.add('Require', '100rel');
     copySessionHeaders(call.invite, invite);
+    invite.body = offer;
     const branch: Branch = {
       invite,
       dest,
@@ -302,6 +339,7 @@ export class CallManager {
 
   private relayProvisional(call: Call, branch: Branch, res: SipResponse): void {
     const out = mirrorResponse(call.invite, res, call.callerTag);
+    if (!this.relayMedia(call, 'callee', res, out, call.invite.body.length === 0)) return;
     copyRecordRoute(call.invite, out);
     out.add('Contact', `<${this.callerContact(call)}>`);
     const rseq = Number(res.get('rseq'));
@@ -351,6 +389,13 @@ export class CallManager {
     this.dialogs.set(dialog.id, { call, side: 'callee' });
     for (const other of call.branches) if (other !== branch) this.cancelBranch(other);
     const out = mirrorResponse(call.invite, res, call.callerTag);
+    if (!this.relayMedia(call, 'callee', res, out, call.invite.body.length === 0)) {
+      // the winner's SDP cannot be relayed: the call cannot have audio, so it ends before it starts
+      this.sendRequestIn(dialog, 'BYE');
+      this.failCaller(call, 488, 'Not Acceptable Here - unreadable SDP', 'failed', 'system');
+      return;
+    }
+    if (call.media) this.deps.media?.watch(call.media, () => this.onMediaTimeout(call));
     copyRecordRoute(call.invite, out);
     out.add('Contact', `<${this.callerContact(call)}>`);
     out.add('Allow', ALLOWED_METHODS);
@@ -388,7 +433,28 @@ export class CallManager {
     if (call.state !== 'answered' || call.callerAcked) return;
     this.sendBye(call, 'caller');
     this.sendBye(call, 'callee');
-    this.end(call, 200, 'answered', 'system');
+    this.end(call, 200, 'answered', 'system', 'ack_timeout');
+  }
+
+  private onMediaTimeout(call: Call): void {
+    if (call.state !== 'answered') return;
+    this.deps.logger.info({ call: call.id, caller: call.caller, callee: call.callee }, 'call ended: no media');
+    this.sendBye(call, 'caller');
+    this.sendBye(call, 'callee');
+    this.end(call, 200, 'answered', 'system', 'media_timeout');
+  }
+
+  /** Puts the relay into `out`'s SDP (from `src`, sent by `from`); false when that SDP cannot be relayed. */
+  private relayMedia(call: Call, from: 'caller' | 'callee', src: SipRequest | SipResponse, out: SipRequest | SipResponse, isOffer: boolean | undefined): boolean {
+    if (!call.media) return true;
+    try {
+      relayBody(call.media, from, src, out, isOffer);
+      return true;
+    } catch (err) {
+      if (!(err instanceof SdpRelayError)) throw err;
+      this.deps.logger.info({ call: call.id, from, why: err.message }, 'SDP not relayed');
+      return false;
+    }
   }
 
   private onNoAnswer(call: Call): void {
@@ -397,9 +463,16 @@ export class CallManager {
     this.failCaller(call, 408, 'Request Timeout - No Answer', 'no_answer', 'system');
   }
 
-  private failCaller(call: Call, status: number, reason: string | undefined, disposition: CallRecord['disposition'], hangupBy: CallRecord['hangupBy']): void {
+  private failCaller(
+    call: Call,
+    status: number,
+    reason: string | undefined,
+    disposition: CallRecord['disposition'],
+    hangupBy: CallRecord['hangupBy'],
+    endReason: EndReason | null = null,
+  ): void {
     call.inviteTx.respond(createResponse(call.invite, status, reason, call.callerTag));
-    this.end(call, status, disposition, hangupBy);
+    this.end(call, status, disposition, hangupBy, endReason);
   }
 
   private cancelBranches(call: Call): void {
@@ -445,6 +518,10 @@ export class CallManager {
     }
     const out = target.dialog.createRequest(req.method);
     copySessionHeaders(req, out);
+    if (!this.relayMedia(call, side, req, out, req.method === 'PRACK' ? undefined : true)) {
+      tx.respond(createResponse(req, 488, 'Not Acceptable Here - unreadable SDP'));
+      return;
+    }
     if (req.method === 'INVITE' || req.method === 'UPDATE') {
       out.add('Contact', `<${this.contactFor(target.dialog)}>`);
       out.add('Allow', ALLOWED_METHODS);
@@ -468,6 +545,7 @@ export class CallManager {
             else this.sendAckTo(target.dialog, inviteSeq);
           }
           const back = mirrorResponse(req, res, ourTag);
+          this.relayMedia(call, side === 'caller' ? 'callee' : 'caller', res, back, req.body.length === 0);
           if ((req.method === 'INVITE' || req.method === 'UPDATE') && res.status < 300) {
             const sourceDialog = side === 'caller' ? call.callerDialog : call.calleeDialog;
             if (sourceDialog) back.add('Contact', `<${this.contactFor(sourceDialog)}>`);
@@ -522,11 +600,14 @@ export class CallManager {
   }
 
   /** ACK for a 2xx, carrying the session description of `answer` (late offer) when given. */
-  private sendAckTo(dialog: Dialog, inviteSeq: number, answer?: SipRequest): void {
+  private sendAckTo(dialog: Dialog, inviteSeq: number, answer?: SipRequest, call?: Call, from?: 'caller' | 'callee'): void {
     const dest = dialog.nextHop();
     if (!dest) return;
     const ack = dialog.createRequest('ACK', inviteSeq);
-    if (answer) copySessionHeaders(answer, ack);
+    if (answer) {
+      copySessionHeaders(answer, ack);
+      if (call && from) this.relayMedia(call, from, answer, ack, false);
+    }
     try {
       this.deps.stack.sendAck(ack, dest);
       this.lastAcks.set(dialog, { ack, dest });
@@ -555,10 +636,11 @@ export class CallManager {
     return this.deps.stack.contactUri(dialog.nextHop() ?? DEFAULT_DEST);
   }
 
-  private end(call: Call, finalStatus: number, disposition: CallRecord['disposition'], hangupBy: CallRecord['hangupBy']): void {
+  private end(call: Call, finalStatus: number, disposition: CallRecord['disposition'], hangupBy: CallRecord['hangupBy'], endReason: EndReason | null = null): void {
     if (call.state === 'ended') return;
     call.state = 'ended';
     this.deps.clock.clearTimer(call.noAnswerTimer);
+    call.media?.close();
     this.calls.delete(call.id);
     // keep the dialogs briefly so late retransmissions and the ACK still find their call
     this.deps.clock.setTimer(32_000, () => {
@@ -567,7 +649,7 @@ export class CallManager {
     });
     if (call.callerDialog) call.callerDialog.state = 'terminated';
     if (call.calleeDialog) call.calleeDialog.state = 'terminated';
-    this.record(callRecordOf(call, this.deps.clock.now(), finalStatus, disposition, hangupBy));
+    this.record(callRecordOf(call, this.deps.clock.now(), finalStatus, disposition, hangupBy, endReason));
   }
 
   private record(rec: NewCallRecord): void {
@@ -583,10 +665,6 @@ export class CallManager {
 const CANCELLED_BRANCH_GIVE_UP_MS = 32_000;
 const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
 const DEFAULT_DEST = { transport: 'UDP' as const, address: '127.0.0.1', port: 5060 };
-
-function isSdp(contentType: string | undefined): boolean {
-  return (contentType ?? '').split(';')[0].trim().toLowerCase() === 'application/sdp';
-}
 
 function acceptsSdp(accept: string): boolean {
   if (accept.trim() === '') return true;

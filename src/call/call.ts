@@ -1,6 +1,7 @@
 import type { Dialog } from '../dialog/dialog.js';
+import type { MediaSession } from '../media/relay/media-session.js';
 import type { Endpoint, SipRequest } from '../sip/message.js';
-import type { CallRecord, NewCallRecord } from '../store/types.js';
+import type { CallRecord, EndReason, NewCallRecord } from '../store/types.js';
 import type { ClientTransaction, ServerTransaction } from '../transaction/layer.js';
 
 export type BranchState = 'calling' | 'early' | 'answered' | 'failed' | 'cancelled';
@@ -39,6 +40,8 @@ export interface Call {
   startedAt: number;
   answeredAt: number | null;
   noAnswerTimer: unknown;
+  /** the relay carrying the call's audio; undefined while it opens, or with media passed through */
+  media: MediaSession | undefined;
   /** reliable provisionals relayed to the caller: our RSeq -> the branch and its RSeq */
   rseqMap: Map<number, { branch: Branch; rseq: number }>;
   nextRseq: number;
@@ -47,7 +50,14 @@ export interface Call {
   pendingAck: { side: 'caller' | 'callee'; dialog: Dialog; inviteSeq: number } | undefined;
 }
 
-export function callRecordOf(call: Call, endedAt: number, finalStatus: number, disposition: CallRecord['disposition'], hangupBy: CallRecord['hangupBy']): NewCallRecord {
+export function callRecordOf(
+  call: Call,
+  endedAt: number,
+  finalStatus: number,
+  disposition: CallRecord['disposition'],
+  hangupBy: CallRecord['hangupBy'],
+  endReason: EndReason | null,
+): NewCallRecord {
   return {
     callId: call.invite.callId,
     domain: call.domain,
@@ -60,5 +70,6 @@ export function callRecordOf(call: Call, endedAt: number, finalStatus: number, d
     disposition,
     finalStatus,
     hangupBy,
+    endReason,
   };
 }

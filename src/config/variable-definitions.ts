@@ -28,6 +28,16 @@ export interface Variables {
   };
   cdr: { csv: boolean };
   stun: { port: number };
+  media: {
+    /** "first-last", even first port; each relayed stream uses 4 ports (RTP and RTCP per leg) */
+    rtp_ports: string;
+    /** seconds without RTP/RTCP from either party before an answered call is ended; 0 never */
+    timeout: number;
+    /** address written into SDP instead of the local one, when the server sits behind NAT */
+    public_address: string;
+    /** milliseconds a latched media source must be silent before another source of the party takes over */
+    relatch_quiet_ms: number;
+  };
   domain: {
     /** "" means: use the server's bind address / hostname */
     default_name: string;
@@ -155,13 +165,31 @@ export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
     description: 'UDP port of the built-in STUN server, 0 disables it; --stun-port or SWITCHBOARD_STUN_PORT take precedence',
   },
   {
+    section: 'media', name: 'rtp_ports', type: 'string', default: '20000-29999',
+    pattern: /^\d{4,5}-\d{4,5}$/, patternHint: 'two port numbers like 20000-29999',
+    description: 'UDP ports the media relay uses, first-last (4 per relayed call: RTP and RTCP for each leg); --rtp-ports or SWITCHBOARD_RTP_PORTS take precedence',
+  },
+  {
+    section: 'media', name: 'timeout', type: 'integer', default: 60, min: 0, max: 86400, unit: 'seconds',
+    description: 'an answered call with no RTP or RTCP from either party for this long is ended with BYE on both legs (not while on hold); 0 never',
+  },
+  {
+    section: 'media', name: 'public_address', type: 'string', default: '',
+    pattern: /^(|[0-9.]+|[0-9A-Fa-f:]+)$/, patternHint: 'an IPv4 or IPv6 address',
+    description: 'address written into the SDP the server sends, for a server behind NAT; empty means the local address that reaches each party',
+  },
+  {
+    section: 'media', name: 'relatch_quiet_ms', type: 'integer', default: 2000, min: 0, max: 60000, unit: 'milliseconds',
+    description: 'how long a latched media source must be silent before a new source (new SSRC or port) from the same party address replaces it',
+  },
+  {
     section: 'domain', name: 'default_name', type: 'string', default: '',
     pattern: /^(|[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$/, patternHint: 'a host name or IP address',
     description: 'name and digest realm of the default domain; empty means the server bind address or host name',
   },
 ];
 
-export const SECTION_NAMES: readonly SectionName[] = ['sip', 'log', 'cdr', 'stun', 'domain'];
+export const SECTION_NAMES: readonly SectionName[] = ['sip', 'log', 'cdr', 'stun', 'media', 'domain'];
 
 export function findDefinition(section: string, name: string): VariableDefinition | undefined {
   return VARIABLE_DEFINITIONS.find((d) => d.section === section && d.name === name);

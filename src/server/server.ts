@@ -17,6 +17,8 @@ import { hostPort, SipStack } from '../stack/sip-stack.js';
 import { CdrCsvWriter } from '../store/cdr-csv.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import { StunServer } from '../stun/stun-server.js';
+import { MediaRelay } from '../media/relay/media-relay.js';
+import { parsePortRange } from '../media/relay/port-pool.js';
 import type { Store } from '../store/types.js';
 import { systemClock } from '../transaction/clock.js';
 import { ensureCertificate } from '../transport/certificate.js';
@@ -34,6 +36,8 @@ export interface ServerOptions {
   httpPort: number;
   /** STUN Binding server on UDP; 0 disables; undefined: the [stun] port variable */
   stunPort: number | undefined;
+  /** media relay ports "first-last"; undefined: the [media] rtp_ports variable */
+  rtpPorts: string | undefined;
   adminPassword: string | undefined;
 }
 
@@ -140,6 +144,17 @@ async function startOnStore(
       : undefined;
   if (stun) cleanups.push(() => stun.close());
 
+  const rtpPorts = parsePortRange(opts.rtpPorts ?? vars.media.rtp_ports);
+  const media = new MediaRelay({
+    firstPort: rtpPorts.first,
+    lastPort: rtpPorts.last,
+    clock,
+    timeoutSeconds: () => vars.media.timeout,
+    relatchQuietMs: vars.media.relatch_quiet_ms,
+    localAddressFor: (remote) => vars.media.public_address || stack.localAddressFor(remote),
+  });
+  cleanups.push(() => media.close());
+
   const cdrCsv = new CdrCsvWriter(join(dataDir, 'cdr'));
   cleanups.push(() => cdrCsv.close());
   const calls = new CallManager({
@@ -149,6 +164,7 @@ async function startOnStore(
     extensions: store.extensions,
     location,
     noAnswerTimeoutSeconds: () => vars.sip.no_answer_timeout,
+    media,
     clock,
     logger,
     onCallEnded: (record) => {

@@ -112,6 +112,11 @@ export class SipStack {
     return `SIP/2.0/${dest.transport} ${hostPort(local.address, local.port)};branch=${newBranch()};rport`;
   }
 
+  /** the local address a message to `remote` leaves from (for SDP) */
+  localAddressFor(remote: string): string {
+    return this.transport.localEndpointFor({ transport: 'UDP', address: remote, port: 5060 }).address;
+  }
+
   /** our Contact URI as seen from dest */
   contactUri(dest: Endpoint, user?: string): string {
     const local = this.transport.localEndpointFor(dest);

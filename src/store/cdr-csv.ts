@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CallRecord } from './types.js';
 
+// New columns go at the end, so consumers that read columns by position keep working.
 export const CDR_CSV_COLUMNS = [
   'id', 'call_id', 'domain', 'caller', 'callee', 'start_time', 'answer_time', 'end_time',
-  'duration_seconds', 'disposition', 'final_status', 'hangup_by',
+  'duration_seconds', 'disposition', 'final_status', 'hangup_by', 'end_reason',
 ] as const;
 
 const LINE_END = '\r\n';
@@ -76,6 +77,7 @@ function recordLine(r: CallRecord): string {
     r.disposition,
     String(r.finalStatus),
     r.hangupBy ?? '',
+    r.endReason ?? '',
   ];
   return fields.map(quote).join(',') + LINE_END;
 }

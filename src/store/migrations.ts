@@ -95,6 +95,15 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'call record end reason',
+    // nullable: rows from before it, and calls that ended normally, have no reason
+    up: `
+      ALTER TABLE call_records ADD COLUMN end_reason TEXT
+        CHECK (end_reason IN ('media_timeout', 'ack_timeout', 'hangup_api', 'shutdown'));
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database): number {

@@ -14,21 +14,23 @@ interface CallRecordRow {
   disposition: CallRecord['disposition'];
   final_status: number;
   hangup_by: CallRecord['hangupBy'];
+  end_reason: CallRecord['endReason'];
 }
 
-type FilterField = 'domain' | 'caller' | 'callee' | 'disposition' | 'from' | 'to';
+type FilterField = 'domain' | 'caller' | 'callee' | 'disposition' | 'endReason' | 'from' | 'to';
 
 const CONDITIONS: Record<FilterField, string> = {
   domain: 'domain = @domain',
   caller: 'caller = @caller',
   callee: 'callee = @callee',
   disposition: 'disposition = @disposition',
+  endReason: 'end_reason = @endReason',
   from: 'started_at >= @from',
   to: 'started_at < @to',
 };
 const FILTER_FIELDS = Object.keys(CONDITIONS) as FilterField[];
 const COLUMNS = `id, call_id, domain, caller, callee, started_at, answered_at, ended_at, duration_seconds,
-  disposition, final_status, hangup_by`;
+  disposition, final_status, hangup_by, end_reason`;
 
 export const DEFAULT_QUERY_LIMIT = 100;
 export const MAX_QUERY_LIMIT = 1000;
@@ -46,9 +48,10 @@ export class SqliteCallRecordRepository implements CallRecordRepository {
 
   constructor(private readonly db: Database) {
     this.insertRow = db.prepare(`INSERT INTO call_records
-      (call_id, domain, caller, callee, started_at, answered_at, ended_at, duration_seconds, disposition, final_status, hangup_by)
+      (call_id, domain, caller, callee, started_at, answered_at, ended_at, duration_seconds, disposition, final_status, hangup_by,
+       end_reason)
       VALUES (@call_id, @domain, @caller, @callee, @started_at, @answered_at, @ended_at, @duration_seconds,
-              @disposition, @final_status, @hangup_by)`);
+              @disposition, @final_status, @hangup_by, @end_reason)`);
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM call_records WHERE id = ?`);
   }
 
@@ -65,6 +68,7 @@ export class SqliteCallRecordRepository implements CallRecordRepository {
       disposition: record.disposition,
       final_status: record.finalStatus,
       hangup_by: record.hangupBy,
+      end_reason: record.endReason,
     }).lastInsertRowid;
     return { id: Number(id), ...record };
   }
@@ -119,5 +123,6 @@ function toCallRecord(row: CallRecordRow): CallRecord {
     disposition: row.disposition,
     finalStatus: row.final_status,
     hangupBy: row.hangup_by,
+    endReason: row.end_reason,
   };
 }

@@ -69,7 +69,11 @@ export interface CallRecord {
   disposition: 'answered' | 'busy' | 'no_answer' | 'cancelled' | 'failed';
   finalStatus: number;        // final SIP status sent to the caller (200 when answered)
   hangupBy: 'caller' | 'callee' | 'system' | null;
+  /** why the system ended it, when it did: null for an ordinary end */
+  endReason: EndReason | null;
 }
+
+export type EndReason = 'media_timeout' | 'ack_timeout' | 'hangup_api' | 'shutdown';
 
 export type NewCallRecord = Omit<CallRecord, 'id'>;
 
@@ -78,6 +82,7 @@ export interface CallRecordFilter {
   caller?: string;
   callee?: string;
   disposition?: CallRecord['disposition'];
+  endReason?: EndReason;
   from?: number;              // startedAt >= from
   to?: number;                // startedAt < to
   limit?: number;             // default 100, max 1000

@@ -7,13 +7,14 @@ let fixture: ApiFixture;
 const MAY_1 = Date.UTC(2024, 4, 1);
 const HOUR = 3_600_000;
 
-function record(hour: number, caller: string, callee: string, disposition: NewCallRecord['disposition'], domain = 'example.com'): NewCallRecord {
+function record(hour: number, caller: string, callee: string, disposition: NewCallRecord['disposition'], domain = 'example.com',
+  endReason: NewCallRecord['endReason'] = null): NewCallRecord {
   const startedAt = MAY_1 + hour * HOUR;
   const answered = disposition === 'answered';
   return {
     callId: `cid-${hour}`, domain, caller, callee, startedAt, answeredAt: answered ? startedAt + 5000 : null,
     endedAt: startedAt + 65_000, durationSeconds: answered ? 60 : 0, disposition, finalStatus: answered ? 200 : 486,
-    hangupBy: answered ? 'caller' : null,
+    hangupBy: endReason ? 'system' : answered ? 'caller' : null, endReason,
   };
 }
 
@@ -22,7 +23,7 @@ before(async () => {
   fixture.store.callRecords.insert(record(0, '201', '202', 'answered'));
   fixture.store.callRecords.insert(record(1, '201', '203', 'busy'));
   fixture.store.callRecords.insert(record(2, '202', '201', 'answered'));
-  fixture.store.callRecords.insert(record(3, '201', '202', 'answered', 'other.example'));
+  fixture.store.callRecords.insert(record(3, '201', '202', 'answered', 'other.example', 'media_timeout'));
   fixture.store.callRecords.insert(record(26, '201', '202', 'answered'));
 });
 after(() => fixture.close());
@@ -42,13 +43,20 @@ test('lists all records with a total, times as ISO 8601', async () => {
   assert.equal(first.answeredAt, '2024-05-01T00:00:05.000Z');
   assert.equal(first.disposition, 'answered');
   assert.equal(first.durationSeconds, 60);
+  assert.equal(first.hangupBy, 'caller');
+  assert.equal(first.endReason, null);
+  const timedOut = items.find((item: { callId: string }) => item.callId === 'cid-3');
+  assert.equal(timedOut.hangupBy, 'system');
+  assert.equal(timedOut.endReason, 'media_timeout');
 });
 
-test('filters by caller, callee, domain, disposition and time range', async () => {
+test('filters by caller, callee, domain, disposition, end reason and time range', async () => {
   const ids = async (query: string) => (await get(`/api/v1/call-records?${query}`)).json().items.map((item: { callId: string }) => item.callId).sort();
   assert.deepEqual(await ids('caller=201&domain=example.com'), ['cid-0', 'cid-1', 'cid-26']);
   assert.deepEqual(await ids('callee=201'), ['cid-2']);
   assert.deepEqual(await ids('disposition=busy'), ['cid-1']);
+  assert.deepEqual(await ids('endReason=media_timeout'), ['cid-3']);
+  assert.deepEqual(await ids('endReason=shutdown'), []);
   assert.deepEqual(await ids('domain=other.example'), ['cid-3']);
   assert.deepEqual(await ids('from=2024-05-01T01:00:00Z&to=2024-05-01T03:00:00Z'), ['cid-1', 'cid-2']);
   assert.deepEqual(await ids('from=2024-05-02'), ['cid-26'], 'a date alone is midnight UTC');
@@ -74,6 +82,7 @@ test('bad filters are 400 naming the field', async () => {
     ['limit=5000', 'limit: must be <= 1000'],
     ['offset=-1', 'offset: must be >= 0'],
     ['disposition=happy', 'disposition: must be one of answered, busy, no_answer, cancelled, failed'],
+    ['endReason=bored', 'endReason: must be one of media_timeout, ack_timeout, hangup_api, shutdown'],
   ];
   for (const [query, error] of cases) {
     const response = await get(`/api/v1/call-records?${query}`);
@@ -94,6 +103,11 @@ test('CSV export applies the same filters and has a header row', async () => {
   assert.match(lines[0], /^id,call_id,domain,caller,callee,/);
   assert.equal(lines.length, 4);
   assert.ok(lines.slice(1).every((line) => line.includes(',201,')));
+
+  const timedOut = await get('/api/v1/call-records.csv?endReason=media_timeout');
+  const [header, row] = timedOut.body.trim().split(/\r?\n/);
+  assert.match(header, /,hangup_by,end_reason$/);
+  assert.match(row, /^\d+,cid-3,.*,system,media_timeout$/);
 
   const limited = await get('/api/v1/call-records.csv?limit=1');
   assert.equal(limited.body.trim().split(/\r?\n/).length, 2);

@@ -6,8 +6,14 @@ let fixture: ApiFixture;
 before(async () => {
   fixture = await createApiFixture();
   fixture.runtime.calls = [
-    { id: 'call-1', domain: 'example.com', caller: '201', callee: '202', state: 'answered', startedAt: Date.UTC(2024, 4, 1, 8), answeredAt: Date.UTC(2024, 4, 1, 8, 0, 5) },
-    { id: 'call-2', domain: 'example.com', caller: '203', callee: '0800123', state: 'ringing', startedAt: Date.UTC(2024, 4, 1, 9), answeredAt: null },
+    { id: 'call-1', domain: 'example.com', caller: '201', callee: '202', state: 'answered', startedAt: Date.UTC(2024, 4, 1, 8), answeredAt: Date.UTC(2024, 4, 1, 8, 0, 5),
+      media: [{
+        type: 'audio',
+        caller: { relayPort: 20000, sendsTo: { address: '192.0.2.10', port: 4000, latched: true }, packetsReceived: 50, packetsDropped: 0 },
+        callee: { relayPort: 20002, sendsTo: null, packetsReceived: 0, packetsDropped: 3 },
+        heldBy: null,
+      }] },
+    { id: 'call-2', domain: 'example.com', caller: '203', callee: '0800123', state: 'ringing', startedAt: Date.UTC(2024, 4, 1, 9), answeredAt: null, media: [] },
   ];
 });
 after(() => fixture.close());
@@ -20,8 +26,14 @@ test('lists active calls with ISO 8601 times', async () => {
   const response = await request('GET', '/api/v1/calls');
   assert.equal(response.statusCode, 200);
   assert.deepEqual(response.json(), [
-    { id: 'call-1', domain: 'example.com', caller: '201', callee: '202', state: 'answered', startedAt: '2024-05-01T08:00:00.000Z', answeredAt: '2024-05-01T08:00:05.000Z' },
-    { id: 'call-2', domain: 'example.com', caller: '203', callee: '0800123', state: 'ringing', startedAt: '2024-05-01T09:00:00.000Z', answeredAt: null },
+    { id: 'call-1', domain: 'example.com', caller: '201', callee: '202', state: 'answered', startedAt: '2024-05-01T08:00:00.000Z', answeredAt: '2024-05-01T08:00:05.000Z',
+      media: [{
+        type: 'audio',
+        caller: { relayPort: 20000, sendsTo: { address: '192.0.2.10', port: 4000, latched: true }, packetsReceived: 50, packetsDropped: 0 },
+        callee: { relayPort: 20002, sendsTo: null, packetsReceived: 0, packetsDropped: 3 },
+        heldBy: null,
+      }] },
+    { id: 'call-2', domain: 'example.com', caller: '203', callee: '0800123', state: 'ringing', startedAt: '2024-05-01T09:00:00.000Z', answeredAt: null, media: [] },
   ]);
 });
 

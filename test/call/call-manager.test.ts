@@ -276,7 +276,7 @@ describe('failures', () => {
     assert.equal(r.h.manager.count(), 0);
     assert.deepEqual(r.h.records, [{
       callId: CALLER_CALL_ID, domain: 'example.com', caller: '100', callee: '200', startedAt: START, answeredAt: null,
-      endedAt: START + 2000, durationSeconds: 0, disposition: 'busy', finalStatus: 486, hangupBy: 'callee',
+      endedAt: START + 2000, durationSeconds: 0, disposition: 'busy', finalStatus: 486, hangupBy: 'callee', endReason: null,
     }]);
   });
 
@@ -416,7 +416,7 @@ describe('hang-up', () => {
     assert.equal(r.h.manager.count(), 0);
     assert.deepEqual(r.h.records, [{
       callId: CALLER_CALL_ID, domain: 'example.com', caller: '100', callee: '200', startedAt: START, answeredAt: START,
-      endedAt: START + 5_000, durationSeconds: 5, disposition: 'answered', finalStatus: 200, hangupBy: 'caller',
+      endedAt: START + 5_000, durationSeconds: 5, disposition: 'answered', finalStatus: 200, hangupBy: 'caller', endReason: null,
     }]);
   });
 
@@ -451,7 +451,7 @@ describe('hang-up', () => {
     assert.deepEqual(toCaller.dest, { transport: 'UDP', address: '198.51.100.50', port: 5060 });
     assert.deepEqual(toCallee.dest, DEVICE_A);
     assert.equal(r.h.manager.count(), 0);
-    assert.deepEqual([r.h.records[0]?.disposition, r.h.records[0]?.hangupBy, r.h.records[0]?.finalStatus], ['answered', 'system', 200]);
+    assert.deepEqual([r.h.records[0]?.disposition, r.h.records[0]?.hangupBy, r.h.records[0]?.finalStatus, r.h.records[0]?.endReason], ['answered', 'system', 200, 'ack_timeout']);
   });
 
   it('(13) an ACK timeout after the caller did ACK changes nothing', () => {
@@ -504,7 +504,7 @@ describe('hang-up', () => {
     assert.deepEqual(r.h.stack.cancels[1].dest, DEVICE_B);
     assert.deepEqual(r.tx.statuses(), [180, 487], 'the late 180 is not relayed');
     assert.equal(r.h.manager.count(), 0);
-    assert.deepEqual([r.h.records[0]?.disposition, r.h.records[0]?.finalStatus, r.h.records[0]?.hangupBy], ['cancelled', 487, 'system']);
+    assert.deepEqual([r.h.records[0]?.disposition, r.h.records[0]?.finalStatus, r.h.records[0]?.hangupBy, r.h.records[0]?.endReason], ['cancelled', 487, 'system', 'hangup_api']);
     assert.equal(r.h.manager.hangup(r.id), false);
   });
 
@@ -516,7 +516,7 @@ describe('hang-up', () => {
     const byes = r.h.stack.byMethod('BYE');
     assert.deepEqual(byes.map((s) => s.req.callId).sort(), [CALLER_CALL_ID, r.a.req.callId].sort());
     assert.equal(r.h.manager.count(), 0);
-    assert.deepEqual([r.h.records[0]?.disposition, r.h.records[0]?.finalStatus, r.h.records[0]?.hangupBy, r.h.records[0]?.durationSeconds], ['answered', 200, 'system', 61]);
+    assert.deepEqual([r.h.records[0]?.disposition, r.h.records[0]?.finalStatus, r.h.records[0]?.hangupBy, r.h.records[0]?.durationSeconds, r.h.records[0]?.endReason], ['answered', 200, 'system', 61, 'hangup_api']);
     assert.equal(r.h.manager.hangup(r.id), false);
     assert.equal(r.h.manager.hangup('no-such-call'), false);
   });
@@ -527,6 +527,7 @@ describe('hang-up', () => {
     r.h.manager.shutdown();
     assert.equal(r.tx.final().status, 487);
     assert.equal(r.h.manager.count(), 0);
+    assert.equal(r.h.records[0]?.endReason, 'shutdown');
     const sent = r.h.stack.requests.length;
     const invite = callerInvite();
     const tx = new FakeServerTransaction(invite);

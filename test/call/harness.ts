@@ -207,6 +207,7 @@ export function setup(bindings: Binding[] = [binding(DEVICE_A_URI, DEVICE_A), bi
     extensions: { find: (domain, number) => extensions.find((e) => e.domain === domain && e.number === number) },
     location,
     noAnswerTimeoutSeconds: () => h.noAnswerSeconds,
+    media: undefined,
     clock,
     logger: pino({ level: 'silent' }),
     onCallEnded: (rec) => records.push(rec),

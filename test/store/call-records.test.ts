@@ -10,7 +10,7 @@ afterEach(() => temp.cleanup());
 function record(overrides: Partial<NewCallRecord>): NewCallRecord {
   return {
     callId: 'c', domain: 'a.example', caller: '100', callee: '101', startedAt: 1000, answeredAt: 2000, endedAt: 62000,
-    durationSeconds: 60, disposition: 'answered', finalStatus: 200, hangupBy: 'caller', ...overrides,
+    durationSeconds: 60, disposition: 'answered', finalStatus: 200, hangupBy: 'caller', endReason: null, ...overrides,
   };
 }
 
@@ -19,6 +19,15 @@ test('insert returns the record with its id; get reads it back', () => {
   assert.ok(inserted.id > 0);
   assert.deepEqual(temp.store.callRecords.get(inserted.id), inserted);
   assert.equal(temp.store.callRecords.get(inserted.id + 1), undefined);
+});
+
+test('the end reason is stored and read back, by get and by query', () => {
+  const { callRecords } = temp.store;
+  const timedOut = callRecords.insert(record({ hangupBy: 'system', endReason: 'media_timeout' }));
+  const ordinary = callRecords.insert(record({ startedAt: 5000 }));
+  assert.equal(callRecords.get(timedOut.id)?.endReason, 'media_timeout');
+  assert.equal(callRecords.get(ordinary.id)?.endReason, null);
+  assert.deepEqual(callRecords.query({}).items.map((r) => r.endReason), [null, 'media_timeout']);
 });
 
 test('query orders by startedAt desc then id desc', () => {
@@ -34,7 +43,7 @@ test('query filters combine and total counts all matches', () => {
   callRecords.insert(record({ caller: '100', callee: '200', startedAt: 100 }));
   callRecords.insert(record({ caller: '100', callee: '201', startedAt: 200, disposition: 'no_answer' }));
   callRecords.insert(record({ caller: '101', callee: '200', startedAt: 300 }));
-  callRecords.insert(record({ caller: '100', callee: '200', startedAt: 400, domain: 'b.example' }));
+  callRecords.insert(record({ caller: '100', callee: '200', startedAt: 400, domain: 'b.example', hangupBy: 'system', endReason: 'shutdown' }));
   const count = (filter: Parameters<typeof callRecords.query>[0]) => callRecords.query(filter).total;
   assert.equal(count({}), 4);
   assert.equal(count({ caller: '100' }), 3);
@@ -42,6 +51,9 @@ test('query filters combine and total counts all matches', () => {
   assert.equal(count({ caller: '100', callee: '200' }), 2);
   assert.equal(count({ domain: 'a.example', caller: '100', callee: '200' }), 1);
   assert.equal(count({ disposition: 'no_answer' }), 1);
+  assert.equal(count({ endReason: 'shutdown' }), 1);
+  assert.equal(count({ endReason: 'shutdown', domain: 'a.example' }), 0);
+  assert.equal(count({ endReason: 'hangup_api' }), 0);
   assert.equal(count({ from: 200 }), 3);
   assert.equal(count({ to: 200 }), 1);
   assert.equal(count({ from: 200, to: 400 }), 2);

@@ -6,14 +6,14 @@ import { CdrCsvWriter, callRecordsToCsv } from '../../src/store/cdr-csv.js';
 import type { CallRecord } from '../../src/store/types.js';
 import { makeTempDir } from './temp-store.js';
 
-const HEADER = 'id,call_id,domain,caller,callee,start_time,answer_time,end_time,duration_seconds,disposition,final_status,hangup_by\r\n';
+const HEADER = 'id,call_id,domain,caller,callee,start_time,answer_time,end_time,duration_seconds,disposition,final_status,hangup_by,end_reason\r\n';
 
 function record(overrides: Partial<CallRecord>): CallRecord {
   return {
     id: 1, callId: 'abc@host', domain: 'a.example', caller: '100', callee: '101',
     startedAt: Date.UTC(2024, 4, 31, 23, 59, 0), answeredAt: Date.UTC(2024, 4, 31, 23, 59, 5),
     endedAt: Date.UTC(2024, 5, 1, 0, 1, 5, 250), durationSeconds: 120, disposition: 'answered',
-    finalStatus: 200, hangupBy: 'callee', ...overrides,
+    finalStatus: 200, hangupBy: 'callee', endReason: null, ...overrides,
   };
 }
 
@@ -22,10 +22,15 @@ beforeEach(() => { dir = makeTempDir(); });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('one row per record with ISO 8601 UTC times and empty nulls', () => {
-  const csv = callRecordsToCsv([record({}), record({ id: 2, answeredAt: null, durationSeconds: 0, disposition: 'busy', finalStatus: 486, hangupBy: null })]);
+  const csv = callRecordsToCsv([
+    record({}),
+    record({ id: 2, answeredAt: null, durationSeconds: 0, disposition: 'busy', finalStatus: 486, hangupBy: null }),
+    record({ id: 3, hangupBy: 'system', endReason: 'media_timeout' }),
+  ]);
   assert.equal(csv, HEADER
-    + '1,abc@host,a.example,100,101,2024-05-31T23:59:00.000Z,2024-05-31T23:59:05.000Z,2024-06-01T00:01:05.250Z,120,answered,200,callee\r\n'
-    + '2,abc@host,a.example,100,101,2024-05-31T23:59:00.000Z,,2024-06-01T00:01:05.250Z,0,busy,486,\r\n');
+    + '1,abc@host,a.example,100,101,2024-05-31T23:59:00.000Z,2024-05-31T23:59:05.000Z,2024-06-01T00:01:05.250Z,120,answered,200,callee,\r\n'
+    + '2,abc@host,a.example,100,101,2024-05-31T23:59:00.000Z,,2024-06-01T00:01:05.250Z,0,busy,486,,\r\n'
+    + '3,abc@host,a.example,100,101,2024-05-31T23:59:00.000Z,2024-05-31T23:59:05.000Z,2024-06-01T00:01:05.250Z,120,answered,200,system,media_timeout\r\n');
 });
 
 test('no records gives the header only', () => {

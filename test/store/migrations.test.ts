@@ -76,6 +76,43 @@ test('a version 1 database with data is upgraded keeping its rows', () => {
   }
 });
 
+test('a version 3 database with call records is upgraded: existing records have no end reason', () => {
+  const file = dbFile();
+  const old = new Database(file);
+  migrate(old, MIGRATIONS.slice(0, 3));
+  assert.equal(schemaVersion(old), 3);
+  old.exec(`INSERT INTO call_records (call_id, domain, caller, callee, started_at, answered_at, ended_at, duration_seconds,
+      disposition, final_status, hangup_by)
+    VALUES ('old-1', 'pbx.example.com', '101', '102', 1000, 2000, 62000, 60, 'answered', 200, 'system'),
+           ('old-2', 'pbx.example.com', '101', '103', 3000, NULL, 9000, 0, 'busy', 486, NULL);`);
+  old.close();
+
+  const store = openSqliteStore(file);
+  try {
+    assert.equal(versionOf(file), LATEST);
+    const { total, items } = store.callRecords.query({});
+    assert.equal(total, 2);
+    assert.deepEqual(items.map((r) => [r.callId, r.hangupBy, r.endReason]), [['old-2', null, null], ['old-1', 'system', null]]);
+    const added = store.callRecords.insert({ callId: 'new-1', domain: 'pbx.example.com', caller: '101', callee: '102', startedAt: 5000,
+      answeredAt: 6000, endedAt: 38000, durationSeconds: 32, disposition: 'answered', finalStatus: 200, hangupBy: 'system', endReason: 'ack_timeout' });
+    assert.equal(store.callRecords.get(added.id)?.endReason, 'ack_timeout');
+  } finally {
+    store.close();
+  }
+});
+
+test('the database refuses an end reason it does not know', () => {
+  const file = dbFile();
+  openSqliteStore(file).close();
+  const db = new Database(file);
+  try {
+    assert.throws(() => db.exec(`INSERT INTO call_records (call_id, domain, caller, callee, started_at, ended_at, disposition,
+        final_status, end_reason) VALUES ('c', 'd', '1', '2', 0, 0, 'failed', 500, 'bored')`), /CHECK constraint failed/);
+  } finally {
+    db.close();
+  }
+});
+
 test('a database newer than the code gives a clear one-line error', () => {
   const file = dbFile();
   const db = new Database(file);

@@ -161,7 +161,9 @@ export async function startSipp(options: SippOptions): Promise<SippHandle> {
     await writeFile(files.injection, options.injection);
     args.push('-inf', files.injection);
   }
-  for (const [key, value] of Object.entries({ ...DEFAULT_SIPP_KEYS, ...options.keys })) args.push('-key', key, value);
+  // the SDP port is a key so that a test can own the RTP socket itself; by default SIPp's media port
+  const keys = { ...DEFAULT_SIPP_KEYS, rtp_port: String(mediaPort), ...options.keys };
+  for (const [key, value] of Object.entries(keys)) args.push('-key', key, value);
   args.push(...(options.extraArgs ?? []));
 
   const sipp = spawnManaged('sipp', args, { cwd: workDir });

@@ -1,11 +1,21 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { callRecordsToCsv } from '../../store/cdr-csv.js';
-import type { CallRecord, CallRecordFilter, Store } from '../../store/types.js';
+import type { CallRecord, CallRecordFilter, EndReason, Store } from '../../store/types.js';
 import { badRequest, ErrorResponse } from '../errors.js';
 import type { ResourcePluginOptions } from './plugin-options.js';
 
 const DISPOSITIONS = ['answered', 'busy', 'no_answer', 'cancelled', 'failed'] as const;
 const MAX_PAGE = 1000;
+
+// A Record rather than a list, so a reason added to EndReason cannot go undocumented here.
+const END_REASON_MEANINGS: Record<EndReason, string> = {
+  media_timeout: 'no RTP or RTCP from either party for [media] timeout seconds',
+  ack_timeout: 'the caller never acknowledged the answer',
+  hangup_api: 'ended with DELETE /api/v1/calls/{id}',
+  shutdown: 'the server stopped',
+};
+const END_REASONS = Object.keys(END_REASON_MEANINGS) as EndReason[];
+const endReasonMeanings = END_REASONS.map((reason) => `${reason}: ${END_REASON_MEANINGS[reason]}`).join('; ');
 
 const CallRecordView = Type.Object({
   id: Type.Integer(),
@@ -20,6 +30,9 @@ const CallRecordView = Type.Object({
   disposition: Type.Enum(DISPOSITIONS),
   finalStatus: Type.Integer(),
   hangupBy: Type.Union([Type.Enum(['caller', 'callee', 'system']), Type.Null()]),
+  endReason: Type.Union([Type.Enum(END_REASONS), Type.Null()], {
+    description: `why the system ended the call, null for an ordinary end. ${endReasonMeanings}`,
+  }),
 });
 
 const CallRecordPage = Type.Object({ total: Type.Integer(), items: Type.Array(CallRecordView) });
@@ -31,6 +44,7 @@ const CallRecordQuery = Type.Object({
   callee: Type.Optional(Type.String({ maxLength: 128 })),
   domain: Type.Optional(Type.String({ maxLength: 253 })),
   disposition: Type.Optional(Type.Enum(DISPOSITIONS)),
+  endReason: Type.Optional(Type.Enum(END_REASONS, { description: 'calls the system ended for this reason' })),
   from: Type.Optional(timestamp('calls started at or after this time')),
   to: Type.Optional(timestamp('calls started before this time')),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: `page size, default 100 (1-${MAX_PAGE}); without it the CSV holds every match` })),
@@ -58,6 +72,7 @@ function toFilter(query: CallRecordQuery): CallRecordFilter {
     callee: query.callee,
     domain: query.domain?.toLowerCase(),
     disposition: query.disposition,
+    endReason: query.endReason,
     from: parseTimestamp('from', query.from),
     to: parseTimestamp('to', query.to),
     limit: query.limit,

@@ -3,6 +3,24 @@ import type { ActiveCallInfo } from '../runtime.js';
 import { ErrorResponse, notFound } from '../errors.js';
 import type { ResourcePluginOptions } from './plugin-options.js';
 
+
+const MediaLegView = Type.Object({
+  relayPort: Type.Integer({ description: 'our RTP port this party sends to (RTCP on the next port)' }),
+  sendsTo: Type.Union([
+    Type.Object({ address: Type.String(), port: Type.Integer(), latched: Type.Boolean({ description: 'learned from the party\'s own packets (symmetric RTP)' }) }),
+    Type.Null(),
+  ], { description: 'where the party\'s media goes now; null until it may be sent anywhere' }),
+  packetsReceived: Type.Integer(),
+  packetsDropped: Type.Integer({ description: 'from addresses other than the party\'s, or from a second source while the first is active' }),
+});
+
+const MediaStreamView = Type.Object({
+  type: Type.String({ description: 'm= media type: audio, video, ...' }),
+  caller: MediaLegView,
+  callee: MediaLegView,
+  heldBy: Type.Union([Type.Literal('caller'), Type.Literal('callee'), Type.Null()]),
+});
+
 const ActiveCallView = Type.Object({
   id: Type.String(),
   domain: Type.String(),
@@ -11,6 +29,7 @@ const ActiveCallView = Type.Object({
   state: Type.Union([Type.Literal('ringing'), Type.Literal('answered')]),
   startedAt: Type.String({ format: 'date-time' }),
   answeredAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  media: Type.Array(MediaStreamView, { description: 'relayed streams; empty while the relay opens or when media flows directly' }),
 });
 
 const CallParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
