@@ -18,6 +18,21 @@ export interface BaresipOptions {
   domain?: string;
   serverPort: number;
   transport?: 'udp' | 'tcp';
+  /** Runs baresip where the test process has no TCP reach, e.g. inside a network namespace. */
+  namespace?: BaresipNamespace;
+  /** Address baresip listens on and puts in its Contact and SDP; default 127.0.0.1. */
+  host?: string;
+  /** A WAV file (mono, 16-bit, 8000 Hz) sent as the microphone, looping, in every call (aufile module). */
+  audioSource?: string;
+  /** Directory where each call's sent and received audio are written as dump-*-enc.wav / dump-*-dec.wav (sndfile module). */
+  recordDir?: string;
+}
+
+export interface BaresipNamespace {
+  /** argv that runs a program in the namespace, e.g. ['ip', 'netns', 'exec', name]. */
+  commandPrefix: readonly string[];
+  /** A Unix socket reaching `port` in the namespace (netns.ts bridgeTcpToUnix); closed when baresip stops. */
+  openControlSocket(port: number): Promise<{ socketPath: string; close(): Promise<void> }>;
 }
 
 /** An event from baresip's ctrl_tcp module, e.g. `{ type: 'CALL_INCOMING', peeruri: 'sip:1001@…', id: '…' }`. */
@@ -59,23 +74,32 @@ export interface Baresip {
   stop(): Promise<void>;
 }
 
-/** baresip 1.0 config: loopback only, no sound card (aubridge), control over TCP netstrings. */
-function configText(sipPort: number, controlPort: number, rtpPort: number): string {
+interface ConfigPorts {
+  sip: number;
+  control: number;
+  rtp: number;
+}
+
+/** baresip 1.0 config: no sound card (aubridge, or a file as microphone), control over TCP netstrings. */
+function configText(ports: ConfigPorts, options: BaresipOptions): string {
+  const host = options.host ?? HOST;
   return [
     'poll_method epoll',
-    `sip_listen ${HOST}:${sipPort}`,
-    `net_interface ${HOST}`,
+    `sip_listen ${host}:${ports.sip}`,
+    `net_interface ${host}`,
     'call_local_timeout 120',
     'call_max_calls 4',
     'audio_player aubridge,nil',
-    'audio_source aubridge,nil',
+    options.audioSource ? `audio_source aufile,${options.audioSource}` : 'audio_source aubridge,nil',
     'audio_alert aubridge,nil',
-    `rtp_ports ${rtpPort}-${rtpPort + 3}`,
+    `rtp_ports ${ports.rtp}-${ports.rtp + 3}`,
     'module_path /usr/lib/baresip/modules',
     'module g711.so',
     'module aubridge.so',
+    ...(options.audioSource ? ['module aufile.so'] : []),
+    ...(options.recordDir ? ['module sndfile.so', `snd_path ${options.recordDir}`] : []),
     'module ctrl_tcp.so',
-    `ctrl_tcp_listen ${HOST}:${controlPort}`,
+    `ctrl_tcp_listen ${HOST}:${ports.control}`,
     'module_tmp account.so',
     'module_app menu.so',
     '',
@@ -103,11 +127,11 @@ class NetstringReader {
   }
 }
 
-function connectWithRetry(port: number, isDead: () => boolean): Promise<net.Socket> {
+function connectWithRetry(target: net.NetConnectOpts, isDead: () => boolean): Promise<net.Socket> {
   const deadline = Date.now() + CONNECT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const attempt = () => {
-      const socket = net.connect(port, HOST);
+      const socket = net.connect(target);
       socket.once('connect', () => resolve(socket));
       socket.once('error', (error) => {
         socket.destroy();
@@ -129,19 +153,29 @@ export async function startBaresip(options: BaresipOptions): Promise<Baresip> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `baresip-${options.user}-`));
   const transportParam = transport === 'tcp' ? ';transport=tcp' : '';
   const aor = `sip:${options.user}@${domain}:${options.serverPort}`;
-  await writeFile(path.join(dir, 'config'), configText(sipPort, controlPort, rtpPort));
+  await writeFile(path.join(dir, 'config'), configText({ sip: sipPort, control: controlPort, rtp: rtpPort }, options));
   await writeFile(path.join(dir, 'accounts'), `<${aor}${transportParam}>;auth_pass=${options.password};regint=60\n`);
   await writeFile(path.join(dir, 'contacts'), '');
 
-  const baresip = spawnManaged('baresip', ['-f', dir], { cwd: dir });
+  const [program, ...args] = [...(options.namespace?.commandPrefix ?? []), 'baresip', '-f', dir];
+  const baresip = spawnManaged(program!, args, { cwd: dir });
+  let controlBridge: { close(): Promise<void> } | undefined;
   const stopProcess = async () => {
+    await controlBridge?.close();
     await baresip.stop('SIGTERM');
     await rm(dir, { recursive: true, force: true });
+  };
+  const connectControl = async () => {
+    const isDead = () => baresip.hasExited();
+    if (!options.namespace) return connectWithRetry({ port: controlPort, host: HOST }, isDead);
+    const bridge = await options.namespace.openControlSocket(controlPort);
+    controlBridge = bridge;
+    return connectWithRetry({ path: bridge.socketPath }, isDead);
   };
 
   let socket: net.Socket;
   try {
-    socket = await connectWithRetry(controlPort, () => baresip.hasExited());
+    socket = await connectControl();
   } catch (error) {
     await stopProcess();
     throw new Error(`baresip control port ${controlPort} unreachable (${String(error)}):\n${baresip.output()}`);

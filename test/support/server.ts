@@ -39,10 +39,23 @@ export interface StartOptions {
   args?: string[];
   /** Kept after stop(); without it a temporary directory is created and removed by stop(). */
   dataDir?: string;
+  /** Address the server binds; default 127.0.0.1. */
+  host?: string;
+  /** Runs the server where the test process has no TCP reach, e.g. inside a network namespace. */
+  namespace?: ServerNamespace;
+}
+
+export interface ServerNamespace {
+  /** argv that runs a program in the namespace, e.g. ['ip', 'netns', 'exec', name]. */
+  commandPrefix: readonly string[];
+  /** A Unix socket reaching TCP `port` in the namespace (netns.ts bridgeTcpToUnix); closed on stop(). */
+  openApiSocket(port: number): Promise<{ socketPath: string; close(): Promise<void> }>;
 }
 
 interface HttpsRequest {
   port: number;
+  /** instead of 127.0.0.1:port */
+  socketPath?: string;
   method: string;
   path: string;
   body?: unknown;
@@ -57,8 +70,7 @@ function httpsRequest<T>(request: HttpsRequest): Promise<ApiResponse<T>> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
-        host: HOST,
-        port: request.port,
+        ...(request.socketPath ? { socketPath: request.socketPath } : { host: HOST, port: request.port }),
         method: request.method,
         path: request.path,
         headers,
@@ -100,10 +112,12 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'switchboard-test-')));
   const adminPassword = options.env?.SWITCHBOARD_ADMIN_PASSWORD ?? `Admin-${process.pid}-${Date.now().toString(36)}`;
   const args = [
+    ...(options.namespace?.commandPrefix.slice(1) ?? []),
+    ...(options.namespace ? [process.execPath] : []),
     path.join(repoRoot, 'bin', 'switchboard.js'),
     'start',
     '--data-dir', dataDir,
-    '--bind', HOST,
+    '--bind', options.host ?? HOST,
     '--sip-port', String(sipPort),
     '--tls-port', String(tlsPort),
     '--https-port', String(httpsPort),
@@ -111,13 +125,16 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
     '--stun-port', '0',
     ...(options.args ?? []),
   ];
-  const server = spawnManaged(process.execPath, args, {
+  const program = options.namespace?.commandPrefix[0] ?? process.execPath;
+  const server = spawnManaged(program, args, {
     cwd: repoRoot,
     env: { ...process.env, ...options.env, SWITCHBOARD_ADMIN_PASSWORD: adminPassword },
   });
   const authorization = `Basic ${Buffer.from(`${ADMIN_USER}:${adminPassword}`).toString('base64')}`;
 
+  let apiBridge: { socketPath: string; close(): Promise<void> } | undefined;
   async function stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
+    await apiBridge?.close();
     const code = await server.stop(signal);
     if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
     return code;
@@ -132,7 +149,8 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
       throw new Error(`switchboard exited with code ${code} before it was healthy:\n${server.output()}`);
     }
     try {
-      const health = await httpsRequest({ port: httpsPort, method: 'GET', path: '/api/v1/health' });
+      if (options.namespace) apiBridge ??= await options.namespace.openApiSocket(httpsPort);
+      const health = await httpsRequest({ port: httpsPort, socketPath: apiBridge?.socketPath, method: 'GET', path: '/api/v1/health' });
       if (health.status === 200) break;
       lastProblem = `health answered ${health.status}`;
     } catch (error) {
@@ -146,7 +164,7 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
   }
 
   const api = <T = unknown>(method: string, apiPath: string, body?: unknown) =>
-    httpsRequest<T>({ port: httpsPort, method, path: apiPath, body, authorization });
+    httpsRequest<T>({ port: httpsPort, socketPath: apiBridge?.socketPath, method, path: apiPath, body, authorization });
 
   return {
     sipPort,
