@@ -1,6 +1,7 @@
 import type dgram from 'node:dgram';
 import { BlockList, isIPv6 } from 'node:net';
 import type { PortPair } from './port-pool.js';
+import { stableCopy } from './send-ring.js';
 
 /** Where a party said it receives media (from its SDP) and where its SIP came from. */
 export interface LegSignalling {
@@ -23,6 +24,18 @@ interface Remote {
   latchedAt: number;
   lastAt: number;
   ssrc: number;
+  /** of the last RTP packet; -1 before the first */
+  sequence: number;
+  timestamp: number;
+}
+
+/** Where the party's own RTP stream stands, so a stream the server sends in its place can continue it. */
+export interface RtpPosition {
+  ssrc: number;
+  sequence: number;
+  timestamp: number;
+  /** when that packet arrived, ms */
+  at: number;
 }
 
 const PRIVATE_RANGES = new BlockList();
@@ -56,8 +69,8 @@ export class MediaLeg {
   private trustedIp: string | undefined;
   /** whether the signalled address may be sent to before the party's first packet */
   private sendToSignalled = false;
-  private readonly rtpRemote: Remote = { address: '', port: 0, latchedAt: 0, lastAt: 0, ssrc: -1 };
-  private readonly rtcpRemote: Remote = { address: '', port: 0, latchedAt: 0, lastAt: 0, ssrc: -1 };
+  private readonly rtpRemote: Remote = { address: '', port: 0, latchedAt: 0, lastAt: 0, ssrc: -1, sequence: -1, timestamp: 0 };
+  private readonly rtcpRemote: Remote = { address: '', port: 0, latchedAt: 0, lastAt: 0, ssrc: -1, sequence: -1, timestamp: 0 };
 
   constructor(
     private readonly pair: PortPair,
@@ -97,16 +110,33 @@ export class MediaLeg {
     }
   }
 
+  /** Sends a packet the server made; the caller may reuse `packet` at once. */
   sendRtp(packet: Uint8Array, length: number): void {
+    if (this.rtpTarget()) this.forwardRtp(stableCopy(packet, length), length);
+  }
+
+  /** Sends a packet received from the other party, in the buffer it arrived in (never reused). */
+  forwardRtp(packet: Buffer, length: number): void {
     const r = this.rtpRemote;
     if (r.latchedAt !== 0) this.pair.rtp.send(packet, 0, length, r.port, r.address);
     else if (this.sendToSignalled && this.signalling) this.pair.rtp.send(packet, 0, length, this.signalling.port, this.signalling.address);
   }
 
-  sendRtcp(packet: Uint8Array, length: number): void {
+  forwardRtcp(packet: Buffer, length: number): void {
     const r = this.rtcpRemote;
     if (r.latchedAt !== 0) this.pair.rtcp.send(packet, 0, length, r.port, r.address);
     else if (this.sendToSignalled && this.signalling) this.pair.rtcp.send(packet, 0, length, this.signalling.rtcpPort, this.signalling.address);
+  }
+
+  private rtpTarget(): boolean {
+    return this.rtpRemote.latchedAt !== 0 || (this.sendToSignalled && this.signalling !== undefined);
+  }
+
+  /** The party's last RTP packet, if any arrived. */
+  lastRtp(): RtpPosition | undefined {
+    const r = this.rtpRemote;
+    if (r.sequence < 0 || r.ssrc < 0) return undefined;
+    return { ssrc: r.ssrc, sequence: r.sequence, timestamp: r.timestamp, at: r.lastAt };
   }
 
   /** Where RTP to the party goes now, for the API and tests. */
@@ -137,6 +167,10 @@ export class MediaLeg {
       remote.ssrc = ssrc;
     }
     remote.lastAt = now;
+    if (isRtp && msg.length >= 12) {
+      remote.sequence = msg.readUInt16BE(2);
+      remote.timestamp = msg.readUInt32BE(4);
+    }
     this.lastReceivedAt = now;
     this.received++;
     const handler = isRtp ? this.onRtp : this.onRtcp;

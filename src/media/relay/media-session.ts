@@ -42,8 +42,13 @@ export interface MediaLegState {
 export interface MediaStreamState {
   type: string;
   caller: MediaLegState;
-  callee: MediaLegState;
+  /** null when the server itself is the callee (a service answered) */
+  callee: MediaLegState | null;
   heldBy: Side | null;
+}
+
+export function describeLeg(l: MediaLeg): MediaLegState {
+  return { relayPort: l.rtpPort, sendsTo: l.rtpDestination() ?? null, packetsReceived: l.received, packetsDropped: l.dropped };
 }
 
 /**
@@ -98,16 +103,10 @@ export class MediaSession {
   }
 
   describe(): MediaStreamState[] {
-    const leg = (l: MediaLeg): MediaLegState => ({
-      relayPort: l.rtpPort,
-      sendsTo: l.rtpDestination() ?? null,
-      packetsReceived: l.received,
-      packetsDropped: l.dropped,
-    });
     return this.streams.map((s) => ({
       type: s.described.caller?.type ?? s.described.callee?.type ?? 'audio',
-      caller: leg(s.legs.caller),
-      callee: leg(s.legs.callee),
+      caller: describeLeg(s.legs.caller),
+      callee: describeLeg(s.legs.callee),
       heldBy: s.heldBy ?? null,
     }));
   }
@@ -174,10 +173,10 @@ export class MediaSession {
 
   private bridge(stream: RelayedStream): void {
     const { caller, callee } = stream.legs;
-    caller.onRtp = (p, n) => callee.sendRtp(p, n);
-    callee.onRtp = (p, n) => caller.sendRtp(p, n);
-    caller.onRtcp = (p, n) => callee.sendRtcp(p, n);
-    callee.onRtcp = (p, n) => caller.sendRtcp(p, n);
+    caller.onRtp = (p, n) => callee.forwardRtp(p, n);
+    callee.onRtp = (p, n) => caller.forwardRtp(p, n);
+    caller.onRtcp = (p, n) => callee.forwardRtcp(p, n);
+    callee.onRtcp = (p, n) => caller.forwardRtcp(p, n);
   }
 
   private unbridge(stream: RelayedStream): void {
