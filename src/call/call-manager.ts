@@ -17,6 +17,7 @@ import type { ClientTransactionUser, ServerTransaction } from '../transaction/la
 import { callRecordOf, type Branch, type Call } from './call.js';
 import { copyRecordRoute, copySessionHeaders, mirrorResponse } from './relay.js';
 import { isSdp, relayBody, streamCount } from './call-media.js';
+import { LocalCall, type Application, type ApplicationDirectory, type ServiceContext } from './local-call.js';
 
 export interface CallManagerDeps {
   stack: SipStack;
@@ -27,6 +28,10 @@ export interface CallManagerDeps {
   noAnswerTimeoutSeconds: () => number;
   /** anchors every call's media; undefined passes SDP through untouched */
   media: MediaRelay | undefined;
+  /** numbers the server answers itself (services); looked up before extensions */
+  applications?: ApplicationDirectory;
+  /** what services get besides the call; required with applications */
+  services?: ServiceContext;
   clock: Clock;
   logger: Logger;
   onCallEnded: (record: NewCallRecord) => void;
@@ -59,13 +64,26 @@ export class CallManager {
   private readonly calls = new Map<string, Call>();
   private readonly dialogs = new Map<string, LegRef>();
   private readonly byInviteTx = new WeakMap<ServerTransaction, Call>();
+  private readonly localCalls = new Map<string, LocalCall>();
+  private readonly localDialogs = new Map<string, LocalCall>();
+  private readonly localByInviteTx = new WeakMap<ServerTransaction, LocalCall>();
   private readonly lastAcks = new WeakMap<Dialog, { ack: SipRequest; dest: Endpoint }>();
   private accepting = true;
 
   constructor(private readonly deps: CallManagerDeps) {}
 
   list(): ActiveCall[] {
-    return [...this.calls.values()].map((c) => ({
+    const local = [...this.localCalls.values()].map((c): ActiveCall => ({
+      id: c.id,
+      domain: c.domain,
+      caller: c.caller,
+      callee: c.dialled,
+      state: c.answered ? 'answered' : 'ringing',
+      startedAt: c.startedAt,
+      answeredAt: c.answeredAt,
+      media: c.describeMedia(),
+    }));
+    return [...local, ...[...this.calls.values()].map((c): ActiveCall => ({
       id: c.id,
       domain: c.domain,
       caller: c.caller,
@@ -74,14 +92,19 @@ export class CallManager {
       startedAt: c.startedAt,
       answeredAt: c.answeredAt,
       media: c.media?.describe() ?? [],
-    }));
+    }))];
   }
 
   count(): number {
-    return this.calls.size;
+    return this.calls.size + this.localCalls.size;
   }
 
   hangup(id: string, reason: EndReason = 'hangup_api'): boolean {
+    const local = this.localCalls.get(id);
+    if (local) {
+      local.terminate(reason);
+      return true;
+    }
     const call = this.calls.get(id);
     if (!call) return false;
     if (call.state === 'answered') {
@@ -98,7 +121,7 @@ export class CallManager {
   /** Stops taking new calls and ends the active ones. */
   shutdown(): void {
     this.accepting = false;
-    for (const id of [...this.calls.keys()]) this.hangup(id, 'shutdown');
+    for (const id of [...this.calls.keys(), ...this.localCalls.keys()]) this.hangup(id, 'shutdown');
   }
 
   handleInvite(req: SipRequest, tx: ServerTransaction): void {
@@ -130,6 +153,10 @@ export class CallManager {
     // domains are separate companies: one's extensions cannot dial into another's
     if (calleeDomain !== callerDomain) return reject(403, 'Forbidden - another domain');
     const calleeNumber = uri?.user ? unescapeUserPart(uri.user) : undefined;
+    const application = calleeNumber === undefined ? undefined : this.deps.applications?.find(calleeDomain, calleeNumber);
+    if (application && calleeNumber !== undefined) {
+      return this.startLocalCall(req, tx, callerTag, calleeDomain, auth.extension.number, calleeNumber, application);
+    }
     const callee = calleeNumber === undefined ? undefined : this.deps.extensions.find(calleeDomain, calleeNumber);
     // From here on the caller is known, so every outcome is a call attempt with a record.
     const refuse = (status: number, reason: string, callee: string) => {
@@ -214,6 +241,12 @@ export class CallManager {
   /** CANCEL of a pending INVITE (RFC 3261 §9.2). */
   handleCancel(req: SipRequest, tx: ServerTransaction): void {
     const inviteTx = this.deps.stack.findInviteFor(req);
+    const local = inviteTx ? this.localByInviteTx.get(inviteTx) : undefined;
+    if (local) {
+      tx.respond(createResponse(req, 200, 'OK'));
+      local.onCancel();
+      return;
+    }
     const call = inviteTx ? this.byInviteTx.get(inviteTx) : undefined;
     if (!call) {
       tx.respond(createResponse(req, 481, 'Call/Transaction Does Not Exist'));
@@ -228,6 +261,11 @@ export class CallManager {
 
   /** A request carrying a To tag; false when it belongs to no dialog of ours. */
   handleInDialog(req: SipRequest, tx: ServerTransaction): boolean {
+    const local = this.localDialogs.get(dialogId(req.callId, req.toTag() ?? '', req.fromTag() ?? ''));
+    if (local) {
+      local.onRequest(req, tx);
+      return true;
+    }
     const ref = this.dialogs.get(dialogId(req.callId, req.toTag() ?? '', req.fromTag() ?? ''));
     if (!ref) return false;
     const { call, side } = ref;
@@ -260,6 +298,8 @@ export class CallManager {
 
   /** ACK for a 2xx: ours to absorb, the B2BUA already acknowledged the other leg. */
   handleAck(ack: SipRequest): void {
+    const local = this.localDialogs.get(dialogId(ack.callId, ack.toTag() ?? '', ack.fromTag() ?? ''));
+    if (local) return local.onAck(ack);
     const ref = this.dialogs.get(dialogId(ack.callId, ack.toTag() ?? '', ack.fromTag() ?? ''));
     if (!ref) return;
     const { call, side } = ref;
@@ -279,6 +319,50 @@ export class CallManager {
     if (!ref) return;
     const dialog = ref.side === 'callee' ? ref.call.calleeDialog : ref.call.callerDialog;
     if (dialog) this.resendAck(dialog, res.cseq()?.seq ?? dialog.localSeq);
+  }
+
+  /** A dialled number that a service answers: the server is the callee. */
+  private startLocalCall(req: SipRequest, tx: ServerTransaction, tag: string, domain: string, caller: string, dialled: string, app: Application): void {
+    const media = this.deps.media;
+    const services = this.deps.services;
+    if (!media || !services) {
+      tx.respond(createResponse(req, 503, 'Service Unavailable - no media', tag));
+      return;
+    }
+    const call = new LocalCall(
+      {
+        stack: this.deps.stack,
+        media,
+        clock: this.deps.clock,
+        logger: this.deps.logger,
+        allowedMethods: ALLOWED_METHODS,
+        contactFor: (r) => this.deps.stack.contactUri(r.source ?? uriToEndpoint(r.uri) ?? DEFAULT_DEST),
+        record: (rec) => this.record(rec),
+        onDialog: (c, dialog) => this.localDialogs.set(dialog.id, c),
+        forget: (c) => {
+          this.localCalls.delete(c.id);
+          // kept briefly so retransmitted BYEs and ACKs still find the call
+          this.deps.clock.setTimer(32_000, () => {
+            if (c.dialog) this.localDialogs.delete(c.dialog.id);
+          });
+        },
+      },
+      req,
+      tx,
+      tag,
+      domain,
+      caller,
+      dialled,
+    );
+    this.localCalls.set(call.id, call);
+    this.localByInviteTx.set(tx, call);
+    Promise.resolve()
+      .then(() => app(call, services))
+      .catch((err: unknown) => {
+        if (call.isEnded) return;
+        this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), call: call.id, dialled }, 'a service failed');
+      })
+      .finally(() => call.hangup());
   }
 
   private startBranch(call: Call, binding: Binding, offer: Buffer, callerName: string, maxForwards: number): void {

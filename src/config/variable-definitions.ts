@@ -37,6 +37,14 @@ export interface Variables {
     public_address: string;
     /** milliseconds a latched media source must be silent before another source of the party takes over */
     relatch_quiet_ms: number;
+    /** country whose ringback, busy, congestion and beep tones the server plays */
+    tone_country: string;
+    /** language of the voice prompts services play */
+    language: string;
+  };
+  features: {
+    /** number that reaches the echo test; empty disables it */
+    echo_test: string;
   };
   domain: {
     /** "" means: use the server's bind address / hostname */
@@ -183,13 +191,26 @@ export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
     description: 'how long a latched media source must be silent before a new source (new SSRC or port) from the same party address replaces it',
   },
   {
+    section: 'media', name: 'tone_country', type: 'enum', default: 'us', values: ['us', 'uk', 'de', 'fr', 'it', 'es', 'nl', 'au', 'jp', 'cn', 'in', 'br'],
+    description: 'country whose call-progress tones (ringback, busy, congestion) and beep the server plays',
+  },
+  {
+    section: 'media', name: 'language', type: 'enum', default: 'en', values: ['en', 'zh'],
+    description: 'language of the voice prompts; a prompt missing in it is played in English',
+  },
+  {
+    section: 'features', name: 'echo_test', type: 'string', default: '*43',
+    pattern: /^[0-9*#]{0,16}$/, patternHint: 'digits, * and # (up to 16), or empty',
+    description: 'number that reaches the echo test (a beep, then you hear yourself); empty disables it',
+  },
+  {
     section: 'domain', name: 'default_name', type: 'string', default: '',
     pattern: /^(|[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$/, patternHint: 'a host name or IP address',
     description: 'name and digest realm of the default domain; empty means the server bind address or host name',
   },
 ];
 
-export const SECTION_NAMES: readonly SectionName[] = ['sip', 'log', 'cdr', 'stun', 'media', 'domain'];
+export const SECTION_NAMES: readonly SectionName[] = ['sip', 'log', 'cdr', 'stun', 'media', 'features', 'domain'];
 
 export function findDefinition(section: string, name: string): VariableDefinition | undefined {
   return VARIABLE_DEFINITIONS.find((d) => d.section === section && d.name === name);

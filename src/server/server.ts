@@ -7,7 +7,7 @@ import type { ApiRuntime } from '../api/runtime.js';
 import { startApiServers } from '../api/server.js';
 import { DigestAuthenticator } from '../auth/digest.js';
 import { RequestAuthenticator } from '../auth/request-authenticator.js';
-import { CallManager } from '../call/call-manager.js';
+import { CallManager, type ActiveCall } from '../call/call-manager.js';
 import { loadVariables, VARIABLES_FILE_NAME, type Variables } from '../config/variables.js';
 import { createLogger, SipTrace, type Logger } from '../log/logger.js';
 import { DomainDirectory } from '../registrar/domain-directory.js';
@@ -19,6 +19,13 @@ import { openSqliteStore } from '../store/sqlite-store.js';
 import { StunServer } from '../stun/stun-server.js';
 import { MediaRelay } from '../media/relay/media-relay.js';
 import { parsePortRange } from '../media/relay/port-pool.js';
+import type { Application } from '../call/local-call.js';
+import { BuiltinApplications } from '../services/application-directory.js';
+import { ConferenceBridge } from '../media/conference/conference-bridge.js';
+import { HoldMusic } from '../media/hold-music.js';
+import { SoundLibrary } from '../media/sound-library.js';
+import { TONE_PLANS } from '../media/tones.js';
+import type { ServiceContext } from '../call/local-call.js';
 import type { Store } from '../store/types.js';
 import { systemClock } from '../transaction/clock.js';
 import { ensureCertificate } from '../transport/certificate.js';
@@ -39,6 +46,8 @@ export interface ServerOptions {
   /** media relay ports "first-last"; undefined: the [media] rtp_ports variable */
   rtpPorts: string | undefined;
   adminPassword: string | undefined;
+  /** numbers answered by code of the embedding program, beside the built-in feature codes */
+  applications?: ReadonlyMap<string, Application>;
 }
 
 export interface RunningServer {
@@ -46,6 +55,8 @@ export interface RunningServer {
   readonly banner: string[];
   /** the admin password generated on first start, to print once */
   readonly generatedAdminPassword: string | undefined;
+  /** calls in progress, as GET /api/v1/calls lists them */
+  activeCalls(): ActiveCall[];
   stop(): Promise<void>;
 }
 
@@ -145,6 +156,11 @@ async function startOnStore(
   if (stun) cleanups.push(() => stun.close());
 
   const rtpPorts = parsePortRange(opts.rtpPorts ?? vars.media.rtp_ports);
+  const sounds = new SoundLibrary({
+    shippedDir: SoundLibrary.shippedSoundsDir(),
+    overrideDir: join(dataDir, 'sounds'),
+    defaultLanguage: 'en',
+  });
   const media = new MediaRelay({
     firstPort: rtpPorts.first,
     lastPort: rtpPorts.last,
@@ -152,7 +168,17 @@ async function startOnStore(
     timeoutSeconds: () => vars.media.timeout,
     relatchQuietMs: vars.media.relatch_quiet_ms,
     localAddressFor: (remote) => vars.media.public_address || stack.localAddressFor(remote),
+    hold: new HoldMusic({ library: sounds, clock, logger: (msg, fields, problem) => (problem ? logger.warn(fields, msg) : logger.debug(fields, msg)) }),
   });
+  const conferences = new ConferenceBridge(clock, { tonePlan: TONE_PLANS[vars.media.tone_country] });
+  cleanups.push(() => conferences.close());
+  const serviceContext: ServiceContext = {
+    sounds,
+    conferences,
+    tonePlan: () => TONE_PLANS[vars.media.tone_country] ?? TONE_PLANS.us!,
+    language: () => vars.media.language,
+    dataDir,
+  };
   cleanups.push(() => media.close());
 
   const cdrCsv = new CdrCsvWriter(join(dataDir, 'cdr'));
@@ -165,6 +191,8 @@ async function startOnStore(
     location,
     noAnswerTimeoutSeconds: () => vars.sip.no_answer_timeout,
     media,
+    applications: new BuiltinApplications(() => ({ echoTest: vars.features.echo_test }), opts.applications),
+    services: serviceContext,
     clock,
     logger,
     onCallEnded: (record) => {
@@ -236,7 +264,7 @@ async function startOnStore(
       await new Promise((r) => setTimeout(r, active > 0 ? 500 : 50));
       await runCleanups(cleanups, logger);
     })());
-  return { logger, banner, generatedAdminPassword: generatedPassword, stop };
+  return { logger, banner, generatedAdminPassword: generatedPassword, activeCalls: () => calls.list(), stop };
 }
 
 function prepareDataDir(dir: string): void {

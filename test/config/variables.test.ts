@@ -24,7 +24,8 @@ const EXPECTED_DEFAULTS: Variables = {
   log: { level: 'info', sip_trace: false },
   cdr: { csv: true },
   stun: { port: 3478 },
-  media: { rtp_ports: '20000-29999', timeout: 60, public_address: '', relatch_quiet_ms: 2000 },
+  media: { rtp_ports: '20000-29999', timeout: 60, public_address: '', relatch_quiet_ms: 2000, tone_country: 'us', language: 'en' },
+  features: { echo_test: '*43' },
   domain: { default_name: '' },
 };
 
@@ -173,7 +174,7 @@ describe('warnings name the line and fall back to the default', () => {
     ['empty list', '[sip]\ndigest_algorithms = ,', /^vars\.ini:2: .*the list is empty/],
     ['bad string', '[domain]\ndefault_name = not a host', /^vars\.ini:2: \[domain\] default_name: "not a host" is not valid: expected a host name or IP address; using the default \(empty\)$/],
     ['unknown name', '[sip]\nt1 = 500', /^vars\.ini:2: unknown variable "t1" in \[sip\]; line ignored$/],
-    ['unknown section', '[video]\nrtp_start = 10000', /^vars\.ini:1: unknown section \[video\] \(known: sip, log, cdr, stun, media, domain\); its lines are ignored$/],
+    ['unknown section', '[video]\nrtp_start = 10000', /^vars\.ini:1: unknown section \[video\] \(known: sip, log, cdr, stun, media, features, domain\); its lines are ignored$/],
     ['outside a section', 't1_ms = 400', /^vars\.ini:1: "t1_ms" is outside any \[section\]; line ignored$/],
     ['unreadable line', '[sip]\njust words', /^vars\.ini:2: cannot read "just words": expected \[section\] or name = value; line ignored$/],
   ];

@@ -3,7 +3,6 @@ import type { ActiveCallInfo } from '../runtime.js';
 import { ErrorResponse, notFound } from '../errors.js';
 import type { ResourcePluginOptions } from './plugin-options.js';
 
-
 const MediaLegView = Type.Object({
   relayPort: Type.Integer({ description: 'our RTP port this party sends to (RTCP on the next port)' }),
   sendsTo: Type.Union([
@@ -17,7 +16,7 @@ const MediaLegView = Type.Object({
 const MediaStreamView = Type.Object({
   type: Type.String({ description: 'm= media type: audio, video, ...' }),
   caller: MediaLegView,
-  callee: MediaLegView,
+  callee: Type.Union([MediaLegView, Type.Null()], { description: 'null when the server itself answered (a service)' }),
   heldBy: Type.Union([Type.Literal('caller'), Type.Literal('callee'), Type.Null()]),
 });
 

@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../../transaction/clock.js';
+import { MediaLeg } from './media-leg.js';
 import { MediaSession, type HoldHandler, type Side } from './media-session.js';
 import { PortPool, type PortPair, type SocketFamily } from './port-pool.js';
 
@@ -21,13 +22,27 @@ export interface SessionRequest {
   signalling: Record<Side, string>;
 }
 
+/** What the timeout watch needs of a call's media: a relayed session or the server's own leg. */
+export interface WatchedMedia {
+  lastReceivedAt(): number;
+  readonly onHold: boolean;
+}
+
+/** A single leg the server itself terminates (it answers the call); release() gives its ports back. */
+export interface OwnLeg {
+  leg: MediaLeg;
+  /** our address as the party reaches us, for the SDP */
+  sdpAddress: string;
+  release(): void;
+}
+
 const MAX_STREAMS = 4;
 const WATCH_INTERVAL_MS = 1_000;
 
 /** Hands out relay ports per call and ends calls whose media stopped. */
 export class MediaRelay {
   private readonly pool: PortPool;
-  private readonly watched = new Map<MediaSession, { since: number; onTimeout: () => void }>();
+  private readonly watched = new Map<WatchedMedia, { since: number; onTimeout: () => void }>();
   private watchTimer: TimerHandle | undefined;
 
   constructor(private readonly opts: MediaRelayOptions) {
@@ -73,10 +88,33 @@ export class MediaRelay {
     return session;
   }
 
+  /** One port pair for a party whose media the server itself sends and receives. */
+  async openLeg(signallingAddress: string): Promise<OwnLeg | undefined> {
+    const family = familyOf(signallingAddress);
+    const pair = await this.pool.allocate(family);
+    if (!pair) return undefined;
+    const leg = new MediaLeg(pair, () => this.opts.clock.now(), this.opts.relatchQuietMs);
+    let released = false;
+    return {
+      leg,
+      sdpAddress: this.opts.localAddressFor(signallingAddress, family),
+      release: () => {
+        if (released) return;
+        released = true;
+        leg.onRtp = leg.onRtcp = undefined;
+        this.pool.release(pair);
+      },
+    };
+  }
+
   /** From the answer on: `onTimeout` once neither party sent a packet for the timeout (hold excepted). */
-  watch(session: MediaSession, onTimeout: () => void): void {
-    this.watched.set(session, { since: this.opts.clock.now(), onTimeout });
+  watch(media: WatchedMedia, onTimeout: () => void): void {
+    this.watched.set(media, { since: this.opts.clock.now(), onTimeout });
     this.watchTimer ??= this.opts.clock.setTimer(WATCH_INTERVAL_MS, () => this.check());
+  }
+
+  unwatch(media: WatchedMedia): void {
+    this.watched.delete(media);
   }
 
   close(): void {
@@ -89,11 +127,11 @@ export class MediaRelay {
     const limitMs = this.opts.timeoutSeconds() * 1000;
     const now = this.opts.clock.now();
     if (limitMs > 0) {
-      for (const [session, w] of [...this.watched]) {
-        if (session.onHold) continue;
-        const last = Math.max(w.since, session.lastReceivedAt());
+      for (const [media, w] of [...this.watched]) {
+        if (media.onHold) continue;
+        const last = Math.max(w.since, media.lastReceivedAt());
         if (now - last >= limitMs) {
-          this.watched.delete(session);
+          this.watched.delete(media);
           w.onTimeout();
         }
       }

@@ -1,0 +1,340 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Dialog } from '../dialog/dialog.js';
+import { MediaEndpoint } from '../media/endpoint/media-endpoint.js';
+import type { MediaRelay, OwnLeg, WatchedMedia } from '../media/relay/media-relay.js';
+import { describeLeg, type MediaStreamState } from '../media/relay/media-session.js';
+import { answerOffer, formatFromAnswer, makeOffer, SdpNegotiationError, type NegotiatedFormat } from '../media/sdp/endpoint-sdp.js';
+import { parseSdp } from '../media/sdp/session-sdp.js';
+import { parseDtmfInfo } from '../media/dtmf/sip-info.js';
+import { createResponse } from '../sip/builders.js';
+import type { SipRequest } from '../sip/message.js';
+import type { SipStack } from '../stack/sip-stack.js';
+import type { EndReason, NewCallRecord } from '../store/types.js';
+import type { Clock } from '../transaction/clock.js';
+import type { ClientTransactionUser, ServerTransaction } from '../transaction/layer.js';
+import { isSdp } from './call-media.js';
+import type { ConferenceBridge } from '../media/conference/conference-bridge.js';
+import type { SoundLibrary } from '../media/sound-library.js';
+import type { TonePlan } from '../media/tones.js';
+
+/** What an application (a service) holds of a call the server answers itself. */
+export interface LocalCallHandle {
+  readonly id: string;
+  readonly domain: string;
+  /** the authenticated caller's extension number */
+  readonly caller: string;
+  /** the number the caller dialled */
+  readonly dialled: string;
+  /** Answers (200 with SDP) and resolves with the media endpoint once audio can flow. */
+  answer(): Promise<MediaEndpoint>;
+  /** Refuses the call before it is answered (a final 3xx-6xx status). */
+  reject(status: number, reason?: string): void;
+  /** Ends the call: BYE when answered, else 480. */
+  hangup(): void;
+  readonly ended: Promise<void>;
+  readonly isEnded: boolean;
+}
+
+/** What the server offers every service besides the call itself. */
+export interface ServiceContext {
+  sounds: SoundLibrary;
+  conferences: ConferenceBridge;
+  tonePlan(): TonePlan;
+  /** language of the voice prompts ([media] language) */
+  language(): string;
+  dataDir: string;
+}
+
+/** A service reached by a dialled number; it runs until it hangs up or the caller does. */
+export type Application = (call: LocalCallHandle, services: ServiceContext) => void | Promise<void>;
+
+export interface ApplicationDirectory {
+  find(domain: string, number: string): Application | undefined;
+}
+
+export interface LocalCallDeps {
+  stack: SipStack;
+  media: MediaRelay;
+  clock: Clock;
+  logger: Logger;
+  contactFor(req: SipRequest): string;
+  allowedMethods: string;
+  record(rec: NewCallRecord): void;
+  /** the dialog exists from the 200 on: in-dialog requests must find the call */
+  onDialog(call: LocalCall, dialog: Dialog): void;
+  forget(call: LocalCall): void;
+}
+
+export class CallAlreadyEndedError extends Error {}
+
+const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
+
+/**
+ * A call the server answers itself: the caller's leg only, its audio terminated by a MediaEndpoint
+ * that the application plays to, records from and reads digits from.
+ */
+export class LocalCall implements LocalCallHandle {
+  readonly id = randomUUID();
+  readonly startedAt: number;
+  answeredAt: number | null = null;
+  dialog: Dialog | undefined;
+  readonly ended: Promise<void>;
+  private state: 'ringing' | 'answering' | 'answered' | 'ended' = 'ringing';
+  private own: OwnLeg | undefined;
+  private endpoint: MediaEndpoint | undefined;
+  private watched: WatchedMedia | undefined;
+  /** a late offer: the answer in the ACK completes answer() */
+  private awaitingAck: { resolve: (e: MediaEndpoint) => void; reject: (err: Error) => void } | undefined;
+  private readonly sessionId = randomInt(1, 2 ** 31);
+  private sessionVersion = 1;
+  private lastAnswerBody = '';
+  private endNow!: () => void;
+
+  constructor(
+    private readonly deps: LocalCallDeps,
+    private readonly invite: SipRequest,
+    private readonly tx: ServerTransaction,
+    private readonly tag: string,
+    readonly domain: string,
+    readonly caller: string,
+    readonly dialled: string,
+  ) {
+    this.startedAt = deps.clock.now();
+    this.ended = new Promise((resolve) => (this.endNow = resolve));
+    tx.onAckTimeout = () => this.finish(200, 'system', 'ack_timeout', true);
+  }
+
+  get isEnded(): boolean {
+    return this.state === 'ended';
+  }
+
+  get inviteTx(): ServerTransaction {
+    return this.tx;
+  }
+
+  get answered(): boolean {
+    return this.state === 'answered';
+  }
+
+  describeMedia(): MediaStreamState[] {
+    return this.own ? [{ type: 'audio', caller: describeLeg(this.own.leg), callee: null, heldBy: null }] : [];
+  }
+
+  async answer(): Promise<MediaEndpoint> {
+    if (this.state === 'ended') throw new CallAlreadyEndedError('the caller hung up');
+    if (this.state !== 'ringing') throw new Error('answer() called twice');
+    this.state = 'answering';
+    const signalling = this.invite.source?.address ?? '127.0.0.1';
+    const own = await this.deps.media.openLeg(signalling);
+    if (this.isEnded) {
+      own?.release();
+      throw new CallAlreadyEndedError('the caller hung up');
+    }
+    if (!own) {
+      this.deps.logger.warn({ call: this.id }, 'no free RTP ports for a call the server answers');
+      this.refuse(503, 'Service Unavailable - no media ports');
+      throw new CallAlreadyEndedError('no media ports');
+    }
+    this.own = own;
+    const offer = this.invite.body.length > 0 && isSdp(this.invite.get('content-type')) ? parseSdp(this.invite.body.toString('utf8')) : undefined;
+    if (this.invite.body.length > 0 && !offer) {
+      this.refuse(488, 'Not Acceptable Here - unreadable SDP');
+      throw new CallAlreadyEndedError('unreadable SDP');
+    }
+    if (!offer) return this.answerWithOffer(own);
+    let sdp;
+    try {
+      sdp = answerOffer(offer, own.sdpAddress, own.leg.rtpPort, this.sessionId, this.sessionVersion);
+    } catch (err) {
+      if (!(err instanceof SdpNegotiationError)) throw err;
+      this.refuse(488, `Not Acceptable Here - ${err.message}`);
+      throw new CallAlreadyEndedError(err.message);
+    }
+    const stream = offer.streams[sdp.audioIndex]!;
+    own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.port + 1, signallingAddress: signalling });
+    const endpoint = this.startMedia(sdp.format!);
+    this.sendAnswer(sdp.body);
+    return endpoint;
+  }
+
+  reject(status: number, reason?: string): void {
+    if (this.state !== 'ringing') return;
+    this.refuse(status, reason);
+  }
+
+  hangup(): void {
+    if (this.state === 'answered') {
+      this.sendBye();
+      this.finish(200, 'callee', null, true);
+    } else if (this.state !== 'ended') {
+      this.refuse(480, 'Temporarily Unavailable');
+    }
+  }
+
+  /** The server ends it (shutdown, API, media timeout). */
+  terminate(reason: EndReason): void {
+    if (this.state === 'answered') {
+      this.sendBye();
+      this.finish(200, 'system', reason, true);
+    } else if (this.state !== 'ended') {
+      this.tx.respond(createResponse(this.invite, 487, 'Request Terminated', this.tag));
+      this.finish(487, 'system', reason, false);
+    }
+  }
+
+  onCancel(): void {
+    if (this.state === 'answered' || this.state === 'ended') return;
+    this.tx.respond(createResponse(this.invite, 487, 'Request Terminated', this.tag));
+    this.finish(487, 'caller', null, false);
+  }
+
+  onAck(ack: SipRequest): void {
+    const waiting = this.awaitingAck;
+    if (!waiting || !this.own) return;
+    this.awaitingAck = undefined;
+    const answer = ack.body.length > 0 && isSdp(ack.get('content-type')) ? parseSdp(ack.body.toString('utf8')) : undefined;
+    try {
+      if (!answer) throw new SdpNegotiationError('the ACK carried no SDP answer');
+      const { format, stream } = formatFromAnswer(answer);
+      this.own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.port + 1, signallingAddress: ack.source?.address ?? '127.0.0.1' });
+      waiting.resolve(this.startMedia(format));
+    } catch (err) {
+      this.sendBye();
+      this.finish(200, 'system', null, true);
+      waiting.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** A request inside our dialog. */
+  onRequest(req: SipRequest, tx: ServerTransaction): void {
+    const dialog = this.dialog;
+    if (!dialog || this.state === 'ended') {
+      tx.respond(createResponse(req, req.method === 'BYE' ? 200 : 481, req.method === 'BYE' ? 'OK' : 'Call/Transaction Does Not Exist'));
+      return;
+    }
+    if (!dialog.acceptRemoteRequest(req)) {
+      tx.respond(createResponse(req, 500, 'Server Internal Error - CSeq out of order'));
+      return;
+    }
+    switch (req.method) {
+      case 'BYE':
+        tx.respond(createResponse(req, 200, 'OK'));
+        this.finish(200, 'caller', null, true);
+        return;
+      case 'INFO': {
+        const dtmf = parseDtmfInfo(req.get('content-type'), req.body.toString('utf8'));
+        tx.respond(createResponse(req, dtmf || req.body.length === 0 ? 200 : 415, dtmf || req.body.length === 0 ? 'OK' : 'Unsupported Media Type'));
+        if (dtmf) this.endpoint?.injectInfoDigit(dtmf.digit);
+        return;
+      }
+      case 'INVITE':
+      case 'UPDATE':
+        this.reanswer(req, tx);
+        return;
+      default:
+        tx.respond(createResponse(req, req.method === 'OPTIONS' ? 200 : 501, req.method === 'OPTIONS' ? 'OK' : 'Not Implemented'));
+    }
+  }
+
+  /** A re-offer: the same port and codec, our version bumped, the new direction respected. */
+  private reanswer(req: SipRequest, tx: ServerTransaction): void {
+    const offer = req.body.length > 0 ? parseSdp(req.body.toString('utf8')) : undefined;
+    let body = this.lastAnswerBody;
+    if (offer && this.own) {
+      try {
+        const sdp = answerOffer(offer, this.own.sdpAddress, this.own.leg.rtpPort, this.sessionId, ++this.sessionVersion);
+        const stream = offer.streams[sdp.audioIndex]!;
+        this.own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.port + 1, signallingAddress: req.source?.address ?? '127.0.0.1' });
+        body = sdp.body;
+      } catch (err) {
+        if (!(err instanceof SdpNegotiationError)) throw err;
+        tx.respond(createResponse(req, 488, 'Not Acceptable Here'));
+        return;
+      }
+    }
+    const res = createResponse(req, 200, 'OK');
+    res.add('Contact', `<${this.deps.contactFor(req)}>`);
+    res.add('Content-Type', 'application/sdp');
+    res.body = Buffer.from(body);
+    tx.respond(res);
+  }
+
+  private answerWithOffer(own: OwnLeg): Promise<MediaEndpoint> {
+    const sdp = makeOffer(own.sdpAddress, own.leg.rtpPort, this.sessionId, this.sessionVersion);
+    return new Promise((resolve, reject) => {
+      this.awaitingAck = { resolve, reject };
+      this.sendAnswer(sdp.body);
+    });
+  }
+
+  private startMedia(format: NegotiatedFormat): MediaEndpoint {
+    const own = this.own!;
+    this.endpoint = new MediaEndpoint(own.leg, format, this.deps.clock);
+    const leg = own.leg;
+    this.watched = { lastReceivedAt: () => leg.lastReceivedAt, onHold: false };
+    this.deps.media.watch(this.watched, () => this.terminate('media_timeout'));
+    return this.endpoint;
+  }
+
+  private sendAnswer(body: string): void {
+    const res = createResponse(this.invite, 200, 'OK', this.tag);
+    for (const h of this.invite.headers) if (h.key === 'record-route') res.add(h.name, h.value);
+    res.add('Contact', `<${this.deps.contactFor(this.invite)}>`);
+    res.add('Allow', this.deps.allowedMethods);
+    res.add('Content-Type', 'application/sdp');
+    res.body = Buffer.from(body);
+    this.lastAnswerBody = body;
+    this.dialog = Dialog.asUas(this.invite, this.tag, 'confirmed');
+    this.deps.onDialog(this, this.dialog);
+    this.state = 'answered';
+    this.answeredAt = this.deps.clock.now();
+    this.tx.respond(res);
+  }
+
+  private refuse(status: number, reason?: string): void {
+    if (this.state === 'ended' || this.state === 'answered') return;
+    this.tx.respond(createResponse(this.invite, status, reason, this.tag));
+    this.finish(status, status === 486 || status === 600 ? 'callee' : 'system', null, false);
+  }
+
+  private sendBye(): void {
+    const dialog = this.dialog;
+    const dest = dialog?.nextHop();
+    if (!dialog || !dest) return;
+    try {
+      this.deps.stack.sendRequest(dialog.createRequest('BYE'), dest, IGNORE_RESPONSES);
+    } catch (err) {
+      this.deps.logger.warn({ err: String(err) }, 'could not send BYE');
+    }
+  }
+
+  private finish(finalStatus: number, hangupBy: 'caller' | 'callee' | 'system', endReason: EndReason | null, answered: boolean): void {
+    if (this.state === 'ended') return;
+    const wasAnswered = answered && this.answeredAt !== null;
+    this.state = 'ended';
+    if (this.dialog) this.dialog.state = 'terminated';
+    this.endpoint?.close();
+    if (this.watched) this.deps.media.unwatch(this.watched);
+    this.own?.release();
+    this.awaitingAck?.reject(new CallAlreadyEndedError('the call ended'));
+    this.awaitingAck = undefined;
+    const now = this.deps.clock.now();
+    this.deps.record({
+      callId: this.invite.callId,
+      domain: this.domain,
+      caller: this.caller,
+      callee: this.dialled,
+      startedAt: this.startedAt,
+      answeredAt: wasAnswered ? this.answeredAt : null,
+      endedAt: now,
+      durationSeconds: wasAnswered && this.answeredAt !== null ? Math.max(0, Math.round((now - this.answeredAt) / 1000)) : 0,
+      disposition: wasAnswered ? 'answered' : finalStatus === 487 ? 'cancelled' : finalStatus === 486 ? 'busy' : 'failed',
+      finalStatus: wasAnswered ? 200 : finalStatus,
+      hangupBy,
+      endReason,
+    });
+    this.deps.forget(this);
+    this.endNow();
+  }
+}
