@@ -4,7 +4,7 @@ import type { Clock } from '../transaction/clock.js';
 import type { CodecFactory } from './codecs/codec.js';
 import { codecByName } from './codecs/registry.js';
 import { Player } from './player.js';
-import type { MediaLeg, RtpPosition } from './relay/media-leg.js';
+import type { RelayLeg, RtpPosition } from './relay/relay-leg.js';
 import { RtpSender } from './rtp/rtp-sender.js';
 import type { HoldHandler, RelayedStream, Side } from './relay/media-session.js';
 import type { SdpStream } from './sdp/session-sdp.js';
@@ -13,7 +13,7 @@ import type { SoundLibrary } from './sound-library.js';
 /** What hold music needs of a relayed stream: where the held party receives and what it can decode. */
 export interface HeldStream {
   readonly index: number;
-  readonly legs: Record<Side, Pick<MediaLeg, 'sendRtp' | 'lastRtp'>>;
+  readonly legs: Record<Side, Pick<RelayLeg, 'sendRtp' | 'lastRtp'>>;
   readonly described: RelayedStream['described'];
 }
 

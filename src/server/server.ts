@@ -19,6 +19,7 @@ import { openSqliteStore } from '../store/sqlite-store.js';
 import { StunServer } from '../stun/stun-server.js';
 import { MediaRelay } from '../media/relay/media-relay.js';
 import { parsePortRange } from '../media/relay/port-pool.js';
+import { NodeRelayEngine } from '../media/relay/node-relay-engine.js';
 import type { Application } from '../call/local-call.js';
 import { BuiltinApplications } from '../services/application-directory.js';
 import { ConferenceBridge } from '../media/conference/conference-bridge.js';
@@ -162,11 +163,9 @@ async function startOnStore(
     defaultLanguage: 'en',
   });
   const media = new MediaRelay({
-    firstPort: rtpPorts.first,
-    lastPort: rtpPorts.last,
+    engine: new NodeRelayEngine(rtpPorts.first, rtpPorts.last, clock, vars.media.relatch_quiet_ms),
     clock,
     timeoutSeconds: () => vars.media.timeout,
-    relatchQuietMs: vars.media.relatch_quiet_ms,
     localAddressFor: (remote) => vars.media.public_address || stack.localAddressFor(remote),
     hold: new HoldMusic({ library: sounds, clock, logger: (msg, fields, problem) => (problem ? logger.warn(fields, msg) : logger.debug(fields, msg)) }),
   });

@@ -1,20 +1,9 @@
 import type dgram from 'node:dgram';
 import { BlockList, isIPv6 } from 'node:net';
 import type { PortPair } from './port-pool.js';
+import type { LegSignalling, PacketHandler, RelayLeg, RtpPosition } from './relay-leg.js';
 import { stableCopy } from './send-ring.js';
 
-/** Where a party said it receives media (from its SDP) and where its SIP came from. */
-export interface LegSignalling {
-  /** connection address and port from the party's SDP; port 0 or a null address: nothing to send to */
-  address: string;
-  port: number;
-  /** the a=rtcp port, else port + 1 */
-  rtcpPort: number;
-  /** source address of the party's SIP messages */
-  signallingAddress: string;
-}
-
-export type PacketHandler = (packet: Buffer, length: number) => void;
 
 /** Latched remote transport address of one socket of the leg. */
 interface Remote {
@@ -29,14 +18,6 @@ interface Remote {
   timestamp: number;
 }
 
-/** Where the party's own RTP stream stands, so a stream the server sends in its place can continue it. */
-export interface RtpPosition {
-  ssrc: number;
-  sequence: number;
-  timestamp: number;
-  /** when that packet arrived, ms */
-  at: number;
-}
 
 const PRIVATE_RANGES = new BlockList();
 PRIVATE_RANGES.addSubnet('10.0.0.0', 8, 'ipv4');
@@ -56,10 +37,11 @@ export function isPrivateAddress(address: string): boolean {
  * Media goes back to the address the party's media comes from, so phones behind NAT are heard and hear;
  * only packets from one trusted IP are taken, so nobody else can hijack the stream (see docs/media.md).
  */
-export class MediaLeg {
+export class MediaLeg implements RelayLeg {
   readonly rtpPort: number;
   onRtp: PacketHandler | undefined;
-  onRtcp: PacketHandler | undefined;
+  private rtpTo: MediaLeg | undefined;
+  private rtcpTo: MediaLeg | undefined;
   /** time of the last packet received from the party (RTP or RTCP), ms */
   lastReceivedAt: number;
   received = 0;
@@ -110,19 +92,27 @@ export class MediaLeg {
     }
   }
 
+  forwardRtpTo(other: RelayLeg | undefined): void {
+    this.rtpTo = other as MediaLeg | undefined;
+  }
+
+  forwardRtcpTo(other: RelayLeg | undefined): void {
+    this.rtcpTo = other as MediaLeg | undefined;
+  }
+
   /** Sends a packet the server made; the caller may reuse `packet` at once. */
   sendRtp(packet: Uint8Array, length: number): void {
     if (this.rtpTarget()) this.forwardRtp(stableCopy(packet, length), length);
   }
 
   /** Sends a packet received from the other party, in the buffer it arrived in (never reused). */
-  forwardRtp(packet: Buffer, length: number): void {
+  private forwardRtp(packet: Buffer, length: number): void {
     const r = this.rtpRemote;
     if (r.latchedAt !== 0) this.pair.rtp.send(packet, 0, length, r.port, r.address);
     else if (this.sendToSignalled && this.signalling) this.pair.rtp.send(packet, 0, length, this.signalling.port, this.signalling.address);
   }
 
-  forwardRtcp(packet: Buffer, length: number): void {
+  private forwardRtcp(packet: Buffer, length: number): void {
     const r = this.rtcpRemote;
     if (r.latchedAt !== 0) this.pair.rtcp.send(packet, 0, length, r.port, r.address);
     else if (this.sendToSignalled && this.signalling) this.pair.rtcp.send(packet, 0, length, this.signalling.rtcpPort, this.signalling.address);
@@ -173,8 +163,9 @@ export class MediaLeg {
     }
     this.lastReceivedAt = now;
     this.received++;
-    const handler = isRtp ? this.onRtp : this.onRtcp;
-    if (handler) handler(msg, msg.length);
+    if (!isRtp) this.rtcpTo?.forwardRtcp(msg, msg.length);
+    else if (this.rtpTo) this.rtpTo.forwardRtp(msg, msg.length);
+    else this.onRtp?.(msg, msg.length);
   }
 
   private latch(remote: Remote, rinfo: dgram.RemoteInfo, ssrc: number, now: number): void {

@@ -1,16 +1,13 @@
 import type { Clock, TimerHandle } from '../../transaction/clock.js';
-import { MediaLeg } from './media-leg.js';
 import { MediaSession, type HoldHandler, type Side } from './media-session.js';
-import { PortPool, type PortPair, type SocketFamily } from './port-pool.js';
+import type { RelayEngine, RelayLeg, SocketFamily } from './relay-leg.js';
 
 export interface MediaRelayOptions {
-  firstPort: number;
-  lastPort: number;
+  /** where the legs come from: Node sockets or the native relay */
+  engine: RelayEngine;
   clock: Clock;
   /** seconds without a packet from either party before an answered call is ended; 0 never */
   timeoutSeconds: () => number;
-  /** a new source replaces a latched one only after the latched one was quiet this long */
-  relatchQuietMs: number;
   /** our address as a party at `remoteAddress` reaches us, for the SDP we send it */
   localAddressFor: (remoteAddress: string, family: SocketFamily) => string;
   hold?: HoldHandler;
@@ -30,7 +27,7 @@ export interface WatchedMedia {
 
 /** A single leg the server itself terminates (it answers the call); release() gives its ports back. */
 export interface OwnLeg {
-  leg: MediaLeg;
+  leg: RelayLeg;
   /** our address as the party reaches us, for the SDP */
   sdpAddress: string;
   release(): void;
@@ -39,61 +36,56 @@ export interface OwnLeg {
 const MAX_STREAMS = 4;
 const WATCH_INTERVAL_MS = 1_000;
 
-/** Hands out relay ports per call and ends calls whose media stopped. */
+/** Hands out relay legs per call and ends calls whose media stopped. */
 export class MediaRelay {
-  private readonly pool: PortPool;
+  private readonly engine: RelayEngine;
   private readonly watched = new Map<WatchedMedia, { since: number; onTimeout: () => void }>();
   private watchTimer: TimerHandle | undefined;
 
   constructor(private readonly opts: MediaRelayOptions) {
-    this.pool = new PortPool(opts.firstPort, opts.lastPort);
+    this.engine = opts.engine;
   }
 
   get portsInUse(): number {
-    return this.pool.used * 2;
+    return this.engine.used * 2;
   }
 
   get portCapacity(): number {
-    return this.pool.capacity * 2;
+    return this.engine.capacity * 2;
   }
 
   /** Relay legs for a call; undefined when the port range is used up. */
   async open(req: SessionRequest): Promise<MediaSession | undefined> {
-    const pairs: Array<Record<Side, PortPair>> = [];
-    const release = () => {
-      for (const p of pairs) {
-        this.pool.release(p.caller);
-        this.pool.release(p.callee);
-      }
-    };
+    const legs: Array<Record<Side, RelayLeg>> = [];
     const count = Math.min(MAX_STREAMS, Math.max(1, req.streams));
     for (let i = 0; i < count; i++) {
-      const caller = await this.pool.allocate(familyOf(req.signalling.caller));
-      const callee = caller && (await this.pool.allocate(familyOf(req.signalling.callee)));
+      const caller = await this.engine.openLeg(familyOf(req.signalling.caller));
+      const callee = caller && (await this.engine.openLeg(familyOf(req.signalling.callee)));
       if (!caller || !callee) {
-        if (caller) this.pool.release(caller);
-        release();
+        if (caller) this.engine.closeLeg(caller);
+        for (const l of legs) {
+          this.engine.closeLeg(l.caller);
+          this.engine.closeLeg(l.callee);
+        }
         return undefined;
       }
-      pairs.push({ caller, callee });
+      legs.push({ caller, callee });
     }
     const addresses = {
       sdpAddress: (side: Side) => this.opts.localAddressFor(req.signalling[side], familyOf(req.signalling[side])),
     };
-    const now = () => this.opts.clock.now();
-    const session: MediaSession = new MediaSession(pairs, now, this.opts.relatchQuietMs, addresses, this.opts.hold, (used) => {
+    const session: MediaSession = new MediaSession(legs, addresses, this.opts.hold, (used) => {
       this.watched.delete(session);
-      for (const p of used) this.pool.release(p);
+      for (const l of used) this.engine.closeLeg(l);
     });
     return session;
   }
 
-  /** One port pair for a party whose media the server itself sends and receives. */
+  /** One leg for a party whose media the server itself sends and receives. */
   async openLeg(signallingAddress: string): Promise<OwnLeg | undefined> {
     const family = familyOf(signallingAddress);
-    const pair = await this.pool.allocate(family);
-    if (!pair) return undefined;
-    const leg = new MediaLeg(pair, () => this.opts.clock.now(), this.opts.relatchQuietMs);
+    const leg = await this.engine.openLeg(family);
+    if (!leg) return undefined;
     let released = false;
     return {
       leg,
@@ -101,8 +93,7 @@ export class MediaRelay {
       release: () => {
         if (released) return;
         released = true;
-        leg.onRtp = leg.onRtcp = undefined;
-        this.pool.release(pair);
+        this.engine.closeLeg(leg);
       },
     };
   }
@@ -117,9 +108,10 @@ export class MediaRelay {
     this.watched.delete(media);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.watchTimer !== undefined) this.opts.clock.clearTimer(this.watchTimer);
     this.watchTimer = undefined;
+    await this.engine.close();
   }
 
   private check(): void {

@@ -1,6 +1,5 @@
 import { parseSdp, rewriteSdp, type Direction, type SdpStream, type StreamRewrite } from '../sdp/session-sdp.js';
-import { MediaLeg } from './media-leg.js';
-import type { PortPair } from './port-pool.js';
+import type { RelayLeg } from './relay-leg.js';
 
 export type Side = 'caller' | 'callee';
 
@@ -11,7 +10,7 @@ export function otherSide(side: Side): Side {
 /** One m= line: the leg facing the caller and the leg facing the callee. */
 export interface RelayedStream {
   readonly index: number;
-  readonly legs: Record<Side, MediaLeg>;
+  readonly legs: Record<Side, RelayLeg>;
   /** what each side last said about the stream */
   readonly described: Record<Side, SdpStream | undefined>;
   /** the side that put the other on hold, if any */
@@ -47,7 +46,7 @@ export interface MediaStreamState {
   heldBy: Side | null;
 }
 
-export function describeLeg(l: MediaLeg): MediaLegState {
+export function describeLeg(l: RelayLeg): MediaLegState {
   return { relayPort: l.rtpPort, sendsTo: l.rtpDestination() ?? null, packetsReceived: l.received, packetsDropped: l.dropped };
 }
 
@@ -63,17 +62,15 @@ export class MediaSession {
   private readonly pendingOffer = new Map<number, { from: Side; direction: Direction }>();
 
   constructor(
-    pairs: Array<Record<Side, PortPair>>,
-    now: () => number,
-    relatchQuietMs: number,
+    legs: Array<Record<Side, RelayLeg>>,
     private readonly addresses: SessionAddresses,
     private readonly hold: HoldHandler | undefined,
-    private readonly onClose: (pairs: PortPair[]) => void,
+    private readonly onClose: (legs: RelayLeg[]) => void,
   ) {
-    this.streams = pairs.map((p, index) => {
+    this.streams = legs.map((pair, index) => {
       const stream: RelayedStream = {
         index,
-        legs: { caller: new MediaLeg(p.caller, now, relatchQuietMs), callee: new MediaLeg(p.callee, now, relatchQuietMs) },
+        legs: { caller: pair.caller, callee: pair.callee },
         described: { caller: undefined, callee: undefined },
         heldBy: undefined,
       };
@@ -120,9 +117,13 @@ export class MediaSession {
     this.closed = true;
     for (const s of this.streams) {
       if (s.heldBy) this.hold?.stopHoldMusic(s, otherSide(s.heldBy));
-      s.legs.caller.onRtp = s.legs.caller.onRtcp = s.legs.callee.onRtp = s.legs.callee.onRtcp = undefined;
+      for (const leg of [s.legs.caller, s.legs.callee]) {
+        leg.forwardRtpTo(undefined);
+        leg.forwardRtcpTo(undefined);
+        leg.onRtp = undefined;
+      }
     }
-    this.onClose(this.streams.flatMap((s) => [s.legs.caller.portPair, s.legs.callee.portPair]));
+    this.onClose(this.streams.flatMap((s) => [s.legs.caller, s.legs.callee]));
   }
 
   private takeStream(from: Side, s: SdpStream, index: number, signallingAddress: string, isOffer: boolean): StreamRewrite {
@@ -173,14 +174,16 @@ export class MediaSession {
 
   private bridge(stream: RelayedStream): void {
     const { caller, callee } = stream.legs;
-    caller.onRtp = (p, n) => callee.forwardRtp(p, n);
-    callee.onRtp = (p, n) => caller.forwardRtp(p, n);
-    caller.onRtcp = (p, n) => callee.forwardRtcp(p, n);
-    callee.onRtcp = (p, n) => caller.forwardRtcp(p, n);
+    caller.forwardRtpTo(callee);
+    callee.forwardRtpTo(caller);
+    caller.forwardRtcpTo(callee);
+    callee.forwardRtcpTo(caller);
   }
 
+  /** On hold the held party hears music instead, and what it sends reaches nobody; RTCP still flows. */
   private unbridge(stream: RelayedStream): void {
-    stream.legs.caller.onRtp = stream.legs.callee.onRtp = undefined;
+    stream.legs.caller.forwardRtpTo(undefined);
+    stream.legs.callee.forwardRtpTo(undefined);
   }
 }
 

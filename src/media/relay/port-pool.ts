@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 
-export type SocketFamily = 4 | 6;
+import type { SocketFamily } from './relay-leg.js';
 
 /** An RTP socket on an even port and its RTCP socket on the next one (RFC 3550 §11). */
 export interface PortPair {
