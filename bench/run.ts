@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: drives Switchboard and the Kamailio reference with SIPp and prints registrations/s,
- * calls/s, CPU per operation and memory per registration. See bench/README.md.
+ * calls/s, CPU per operation and memory per registration; with --media also RTP relayed through
+ * Switchboard (loss, added jitter, CPU per call). See bench/README.md.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureCalls, MAX_FAILURE_RATIO, type CallFigures } from './calls.js';
 import { startKamailio } from './kamailio.js';
+import { MAX_ADDED_JITTER_MS, MAX_MEDIA_LOSS_RATIO, measureMediaRelay, MIN_MEDIA_SECONDS, TARGET_MEDIA_CALLS, type MediaRelayFigures } from './media-relay.js';
 import { measureMemory, TCP_SETTLE_MS, type MemoryFigures, type MemoryRun } from './memory.js';
 import { freePorts, runChild } from './processes.js';
 import { peakRssKb, rssKb } from './procfs.js';
@@ -33,17 +35,35 @@ interface Settings {
   memoryUsers: number;
   callRates: number[];
   callStepSeconds: number;
+  /** The media relay phase runs (`--media`), or runs alone (`--only-media`). */
+  media: boolean;
+  onlyMedia: boolean;
+  mediaCalls: number;
+  mediaSeconds: number;
 }
 
-const USAGE = `usage: node dist/bench/run.js [--quick] [--only switchboard|kamailio] [--no-calls] [--no-memory] [--micro]`;
+const USAGE = `usage: node dist/bench/run.js [--quick] [--only switchboard|kamailio] [--no-calls] [--no-memory] [--micro]
+                            [--media | --only-media] [--media-calls N] [--media-seconds S]`;
+const MEDIA_VALUE_FLAGS = ['--media-calls', '--media-seconds'];
 
 function parseArgs(argv: readonly string[]): Settings {
   const has = (flag: string) => argv.includes(flag);
-  const known = new Set(['--quick', '--only', 'switchboard', 'kamailio', '--no-calls', '--no-memory', '--micro']);
-  const unknown = argv.find((arg) => !known.has(arg));
+  const known = new Set(['--quick', '--only', 'switchboard', 'kamailio', '--no-calls', '--no-memory', '--micro', '--media', '--only-media']);
+  const unknown = argv.find((arg, i) => !known.has(arg) && !MEDIA_VALUE_FLAGS.includes(arg) && !MEDIA_VALUE_FLAGS.includes(argv[i - 1] ?? ''));
   if (unknown !== undefined || has('--help')) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(unknown === undefined ? 0 : 2);
+  }
+  const wholeNumber = (flag: string, fallback: number, minimum: number) => {
+    if (!has(flag)) return fallback;
+    const value = Number(argv[argv.indexOf(flag) + 1]);
+    if (Number.isInteger(value) && value >= minimum) return value;
+    process.stderr.write(`${flag} needs a whole number of at least ${minimum}\n${USAGE}\n`);
+    return process.exit(2);
+  };
+  if (has('--only-media') && has('--only') && argv[argv.indexOf('--only') + 1] !== 'switchboard') {
+    process.stderr.write(`--only-media measures Switchboard alone\n${USAGE}\n`);
+    process.exit(2);
   }
   const onlyArg = has('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
   const only = onlyArg === 'switchboard' || onlyArg === 'kamailio' ? onlyArg : undefined;
@@ -54,7 +74,7 @@ function parseArgs(argv: readonly string[]): Settings {
   const quick = has('--quick');
   return {
     quick,
-    servers: only === undefined ? ['switchboard', 'kamailio'] : [only],
+    servers: has('--only-media') ? ['switchboard'] : only === undefined ? ['switchboard', 'kamailio'] : [only],
     calls: !has('--no-calls'),
     memory: !has('--no-memory'),
     micro: has('--micro'),
@@ -63,6 +83,10 @@ function parseArgs(argv: readonly string[]): Settings {
     memoryUsers: quick ? 10_000 : 20_000,
     callRates: quick ? [100, 300, 500] : [100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500],
     callStepSeconds: quick ? 3 : 5,
+    media: has('--media') || has('--only-media'),
+    onlyMedia: has('--only-media'),
+    mediaCalls: wholeNumber('--media-calls', quick ? 100 : TARGET_MEDIA_CALLS, 1),
+    mediaSeconds: wholeNumber('--media-seconds', quick ? 10 : 60, MIN_MEDIA_SECONDS),
   };
 }
 
@@ -78,6 +102,7 @@ interface ServerFigures {
   registrations?: RegistrationFigures;
   calls?: CallFigures;
   memory?: MemoryFigures;
+  media?: MediaRelayFigures;
   peakRssKb?: number;
   /** VmRSS after each phase: shows which phase the peak comes from. */
   rssByPhase: Array<{ phase: string; kb: number }>;
@@ -145,15 +170,26 @@ async function benchLoad(kind: 'switchboard' | 'kamailio', settings: Settings): 
 }
 
 async function benchOne(kind: 'switchboard' | 'kamailio', settings: Settings): Promise<ServerFigures> {
-  const figures = await benchLoad(kind, settings);
+  const figures: ServerFigures = settings.onlyMedia ? { name: 'Switchboard', rssByPhase: [] } : await benchLoad(kind, settings);
+  const failed = (phase: string, error: unknown) => {
+    const message = `${phase}: ${error instanceof Error ? error.message : String(error)}`;
+    log(`${figures.name}: FAILED: ${message}`);
+    figures.error = figures.error === undefined ? message : `${figures.error}; ${message}`;
+  };
   // On an instance of its own, after the load one has stopped: neither its heap nor its transactions count.
-  if (kind === 'switchboard' && settings.memory) {
+  if (kind === 'switchboard' && settings.memory && !settings.onlyMedia) {
     try {
       figures.memory = await measureMemory(settings.memoryUsers, log);
     } catch (error) {
-      const message = `memory: ${error instanceof Error ? error.message : String(error)}`;
-      log(`${figures.name}: FAILED: ${message}`);
-      figures.error = figures.error === undefined ? message : `${figures.error}; ${message}`;
+      failed('memory', error);
+    }
+  }
+  // Also on an instance of its own: the relay's sockets and buffers are the figure, not the load phases' heap.
+  if (kind === 'switchboard' && settings.media) {
+    try {
+      figures.media = await measureMediaRelay({ calls: settings.mediaCalls, seconds: settings.mediaSeconds }, log);
+    } catch (error) {
+      failed('media', error);
     }
   }
   return figures;
@@ -191,11 +227,52 @@ function printDetails(figures: ServerFigures): void {
     if (!step.passed && step.result.errors) lines.push(`    caller errors (${step.result.dir}):\n${step.result.errors}`);
     if (!step.passed && step.calleeErrors) lines.push(`    callee errors:\n${step.calleeErrors}`);
   }
+  if (figures.media) lines.push(...mediaDetails(figures.media));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function printTable(sb: ServerFigures | undefined, kam: ServerFigures | undefined): void {
+function mediaDetails(media: MediaRelayFigures): string[] {
+  const b = media.blaster;
+  const lines = [
+    `  media relay, fresh instance: ${media.established}/${media.callsAsked} calls up (INVITE->180 at set-up median ${num(media.setupRingMedianMs, 1)} ms p99 ${num(media.setupRingP99Ms, 1)} ms), ` +
+      `RTP both ways for ${b.seconds} s: ${media.passed ? 'pass' : 'FAIL'}`,
+    `    packets in ${num(media.packetsInPerSec)}/s, out ${num(media.packetsOutPerSec)}/s; sent ${num(b.sent)} of ${num(b.expected)} (${num(b.sendErrors)} refused by the kernel), lost ${num(b.lost)} (${pct(media.lossRatio)}), ` +
+      `${num(b.duplicates)} duplicated, ${num(b.reordered)} reordered, ${num(b.foreign)} foreign, ${num(b.malformed)} altered, ${num(b.silentStreams)} silent streams; ${num(media.udpDrops)} UDP drops`,
+    `    one-way delay through the server median ${num(media.delayP50Ms, 2)} ms p99 ${num(media.delayP99Ms, 2)} ms max ${num(b.delayUs.max / 1000, 1)} ms; added jitter p99 ${num(media.addedJitterP99Ms, 2)} ms`,
+    `    server CPU ${num(media.serverCpuPercent, 1)}% of a core over ${num(media.cpuWindowSec, 1)} s, ${num(media.serverCpuPer100Calls, 2)}% per 100 calls; ` +
+      `blaster CPU ${num(b.cpuPercent, 1)}%, max send lag ${num(b.maxSendLagUs / 1000, 1)} ms, ${num(b.catchUpBatches)} catch-up batches`,
+    `    INVITE->180 under media load: median ${num(media.ringMedianMs, 1)} ms p99 ${num(media.ringP99Ms, 1)} ms, ${media.probesEstablished}/${media.probesAttempted} probe calls ok`,
+    `    hung up ${media.hungUp}/${media.established}; ${media.droppedByServer} calls ended by the server before that; ` +
+      `${num(media.sipRetransmissions)} SIP retransmissions, ${num(media.unreadableDatagrams)} unreadable datagrams at the bench's user agents`,
+  ];
+  if (media.setupFailures) lines.push(`    set-up failures: ${media.setupFailures}`);
+  if (media.probeFailures) lines.push(`    probe failures: ${media.probeFailures}`);
+  if (media.hangUpFailures) lines.push(`    hang-up failures: ${media.hangUpFailures}`);
+  return lines;
+}
+
+function printTable(sb: ServerFigures | undefined, kam: ServerFigures | undefined, settings: Settings): void {
   const rows: string[][] = [['Figure', 'Switchboard', 'Kamailio', 'SB/Kam', 'Target']];
+  if (!settings.onlyMedia) rows.push(...loadAndMemoryRows(sb, kam));
+  if (settings.media) rows.push(...mediaRows(sb?.media));
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const format = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  process.stdout.write(`\n${format(rows[0]!)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.slice(1).map(format).join('\n')}\n`);
+}
+
+function mediaRows(media: MediaRelayFigures | undefined): string[][] {
+  return [
+    ['Media relay: concurrent calls with RTP', media ? `${num(media.established)}` : '-', 'n/a', '', `>= ${num(TARGET_MEDIA_CALLS)}`],
+    ['  RTP loss', pct(media?.lossRatio), 'n/a', '', `< ${pct(MAX_MEDIA_LOSS_RATIO)}`],
+    ['  added jitter p99 ms', num(media?.addedJitterP99Ms, 2), 'n/a', '', `< ${MAX_ADDED_JITTER_MS}`],
+    ['  packets/s in / out', media ? `${num(media.packetsInPerSec)} / ${num(media.packetsOutPerSec)}` : '-', 'n/a', '', ''],
+    ['  server CPU % of a core / per 100 calls', media ? `${num(media.serverCpuPercent, 1)} / ${num(media.serverCpuPer100Calls, 2)}` : '-', 'n/a', '', ''],
+    ['  INVITE->180 under media load median / p99 ms', media ? `${num(media.ringMedianMs, 1)} / ${num(media.ringP99Ms, 1)}` : '-', 'n/a', '', ''],
+  ];
+}
+
+function loadAndMemoryRows(sb: ServerFigures | undefined, kam: ServerFigures | undefined): string[][] {
+  const rows: string[][] = [];
   const reg = (f?: ServerFigures) => f?.registrations;
   const best = (f?: ServerFigures) => f?.calls?.best;
   rows.push(['Registrations/s (closed loop, median)', num(reg(sb)?.ratePerSec), num(reg(kam)?.ratePerSec), ratio(reg(sb)?.ratePerSec, reg(kam)?.ratePerSec), `>= ${num(TARGET_REGISTRATIONS_PER_SEC)}`]);
@@ -213,9 +290,7 @@ function printTable(sb: ServerFigures | undefined, kam: ServerFigures | undefine
   rows.push(['  KB per registration (stored bindings)', num(memory?.stored.kbPerRegistration, 2), 'n/a', '', `<= ${TARGET_KB_PER_REGISTRATION}`]);
   rows.push(['Transient: RSS per 10,000 UDP registrations MB', per10kMb(memory?.transient.kbPerRegistration), 'n/a', '', '']);
   rows.push(['  KB per registration, at once (live transactions)', num(memory?.transient.kbPerRegistration, 2), 'n/a', '', '']);
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  const format = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
-  process.stdout.write(`\n${format(rows[0]!)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.slice(1).map(format).join('\n')}\n`);
+  return rows;
 }
 
 async function runMicroBenchmarks(): Promise<void> {
@@ -235,7 +310,7 @@ async function main(): Promise<void> {
   const results = new Map<string, ServerFigures>();
   for (const kind of settings.servers) results.set(kind, await benchOne(kind, settings));
   for (const figures of results.values()) printDetails(figures);
-  printTable(results.get('switchboard'), results.get('kamailio'));
+  printTable(results.get('switchboard'), results.get('kamailio'), settings);
   if (settings.micro) await runMicroBenchmarks();
   const failed = [...results.values()].some((figures) => figures.error !== undefined);
   process.exitCode = failed ? 1 : 0;
