@@ -10,6 +10,8 @@ export const METHOD_BINDING = 0x001;
 
 export const ATTR_MAPPED_ADDRESS = 0x0001;
 export const ATTR_XOR_MAPPED_ADDRESS = 0x0020;
+export const ATTR_ERROR_CODE = 0x0009;
+export const ATTR_UNKNOWN_ATTRIBUTES = 0x000a;
 export const ATTR_SOFTWARE = 0x8022;
 export const ATTR_FINGERPRINT = 0x8028;
 
@@ -218,4 +220,37 @@ export function bindingSuccess(request: StunMessage, source: TransportAddress, s
   ];
   if (software) attributes.push({ type: ATTR_SOFTWARE, value: softwareValue(software) });
   return encodeStun({ method: METHOD_BINDING, cls: 'success', transactionId: request.transactionId, attributes }, { fingerprint: true });
+}
+
+/**
+ * Comprehension-required attributes (0x0000-0x7FFF) that RFC 8489 defines. A Binding server without
+ * credentials has nothing to do with USERNAME or MESSAGE-INTEGRITY, but it knows them; anything else in
+ * that range — CHANGE-REQUEST (RFC 5780), ICE's PRIORITY — it cannot honour and must say so (§6.3.1).
+ */
+const UNDERSTOOD = new Set([0x0001, 0x0006, 0x0008, 0x0009, 0x000a, 0x0014, 0x0015, 0x001c, 0x001d, 0x001e, 0x0020]);
+
+/** The comprehension-required attributes of `request` this server does not understand, in order, once each. */
+export function unknownRequiredAttributes(request: StunMessage): number[] {
+  const unknown: number[] = [];
+  for (const a of request.attributes) {
+    if (a.type < 0x8000 && !UNDERSTOOD.has(a.type) && !unknown.includes(a.type)) unknown.push(a.type);
+  }
+  return unknown;
+}
+
+/** The 420 (Unknown Attribute) error response listing `unknown` in UNKNOWN-ATTRIBUTES (RFC 8489 §14.8, §14.9). */
+export function unknownAttributeError(request: StunMessage, unknown: readonly number[], software: string | undefined): Buffer {
+  const reason = Buffer.from('Unknown Attribute', 'utf8');
+  const errorCode = Buffer.alloc(4 + reason.length);
+  errorCode[2] = 4;
+  errorCode[3] = 20;
+  reason.copy(errorCode, 4);
+  const list = Buffer.alloc(unknown.length * 2);
+  unknown.forEach((type, i) => list.writeUInt16BE(type, i * 2));
+  const attributes: StunAttribute[] = [
+    { type: ATTR_ERROR_CODE, value: errorCode },
+    { type: ATTR_UNKNOWN_ATTRIBUTES, value: list },
+  ];
+  if (software) attributes.push({ type: ATTR_SOFTWARE, value: softwareValue(software) });
+  return encodeStun({ method: request.method, cls: 'error', transactionId: request.transactionId, attributes }, { fingerprint: true });
 }

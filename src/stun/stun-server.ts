@@ -1,10 +1,9 @@
 // A STUN Binding server (RFC 8489 §6.3): one UDP socket per bind address tells each client the
 // address and port its request came from, so phones behind NAT learn their public transport address.
-// Unknown comprehension-required attributes are skipped, not answered with 420 (see docs).
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { type BoundAddress, describeError, formatHostPort, ipFamily, listenError } from '../transport/address.js';
 import type { TransportLog } from '../transport/types.js';
-import { bindingSuccess, decodeStun, METHOD_BINDING } from './stun-message.js';
+import { bindingSuccess, decodeStun, METHOD_BINDING, unknownAttributeError, unknownRequiredAttributes } from './stun-message.js';
 
 export interface StunServerOptions {
   bind: string[];
@@ -70,7 +69,8 @@ function answer(socket: Socket, data: Buffer, from: RemoteInfo, software: string
   if (request === undefined || request.cls !== 'request' || request.method !== METHOD_BINDING) return;
   // A forged source port 0 cannot be answered (send would throw).
   if (from.port === 0) return;
-  const response = bindingSuccess(request, from, software);
+  const unknown = unknownRequiredAttributes(request);
+  const response = unknown.length > 0 ? unknownAttributeError(request, unknown, software) : bindingSuccess(request, from, software);
   if (response === undefined) return;
   socket.send(response, from.port, from.address, (err) => {
     if (err) log('debug', `STUN response to ${formatHostPort(from.address, from.port)} failed: ${describeError(err)}`);

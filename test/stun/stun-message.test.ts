@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
+  ATTR_ERROR_CODE,
   ATTR_FINGERPRINT,
   ATTR_MAPPED_ADDRESS,
+  ATTR_UNKNOWN_ATTRIBUTES,
   ATTR_SOFTWARE,
   ATTR_XOR_MAPPED_ADDRESS,
   addressBytes,
@@ -16,6 +18,8 @@ import {
   encodeStun,
   formatAddress,
   METHOD_BINDING,
+  unknownAttributeError,
+  unknownRequiredAttributes,
 } from '../../src/stun/stun-message.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -106,6 +110,34 @@ describe('Binding success response', () => {
   it('encodes the class and method bits of a Binding request and success response (0x0001, 0x0101)', () => {
     assert.equal(encodeStun(request, { fingerprint: false }).readUInt16BE(0), 0x0001);
     assert.equal(bindingSuccess(request, { address: '192.0.2.1', port: 1 }, undefined)!.readUInt16BE(0), 0x0101);
+  });
+});
+
+describe('unknown comprehension-required attributes (RFC 8489 §6.3.1)', () => {
+  const withAttributes = (...types: number[]) => ({
+    method: METHOD_BINDING,
+    cls: 'request' as const,
+    transactionId: TRANSACTION_ID,
+    attributes: types.map((type) => ({ type, value: Buffer.alloc(4) })),
+  });
+
+  it('lists the required ones it does not know, once each and in order, and ignores optional and known ones', () => {
+    // CHANGE-REQUEST (RFC 5780) and ICE PRIORITY are required but not ours; 0x8030 is optional; USERNAME is known
+    assert.deepEqual(unknownRequiredAttributes(withAttributes(0x0003, 0x8030, 0x0006, 0x0024, 0x0003)), [0x0003, 0x0024]);
+    assert.deepEqual(unknownRequiredAttributes(withAttributes(0x0001, 0x0020, 0x8022)), []);
+  });
+
+  it('answers them with a 420 error carrying ERROR-CODE, UNKNOWN-ATTRIBUTES, SOFTWARE and FINGERPRINT', () => {
+    const message = decodeStun(unknownAttributeError(withAttributes(0x0003), [0x0003, 0x0024], 'Switchboard test'));
+    assert.ok(message, 'our own FINGERPRINT verifies');
+    assert.equal(message.cls, 'error');
+    assert.equal(message.method, METHOD_BINDING);
+    assert.deepEqual(message.transactionId, TRANSACTION_ID);
+    const code = attribute(message, ATTR_ERROR_CODE);
+    assert.equal(code[2]! * 100 + code[3]!, 420);
+    assert.equal(code.subarray(4).toString('utf8'), 'Unknown Attribute');
+    assert.deepEqual(attribute(message, ATTR_UNKNOWN_ATTRIBUTES), Buffer.from([0x00, 0x03, 0x00, 0x24]));
+    assert.equal(attribute(message, ATTR_SOFTWARE).toString('utf8'), 'Switchboard test');
   });
 });
 

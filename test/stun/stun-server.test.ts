@@ -12,6 +12,7 @@ import {
   ATTR_MAPPED_ADDRESS,
   ATTR_SOFTWARE,
   decodeAddress,
+  decodeStun,
   encodeStun,
   METHOD_BINDING,
 } from '../../src/stun/stun-message.js';
@@ -72,6 +73,31 @@ describe('StunServer', () => {
     assert.equal(await unanswered(Buffer.from('OPTIONS sip:x SIP/2.0\r\n\r\n'), port), true, 'not STUN: no answer');
     // Still serving after all that.
     assert.equal(await unanswered(request('request', true), port), false);
+  });
+
+  it('answers a request with an unknown comprehension-required attribute (CHANGE-REQUEST) with 420, and keeps serving', async () => {
+    const port = portOf('127.0.0.1');
+    const transactionId = randomBytes(12);
+    const changeRequest = encodeStun(
+      { method: METHOD_BINDING, cls: 'request', transactionId, attributes: [{ type: 0x0003, value: Buffer.from([0, 0, 0, 6]) }] },
+      { fingerprint: true },
+    );
+    const socket = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+      const reply = new Promise<Buffer>((resolve) => socket.once('message', resolve));
+      socket.send(changeRequest, port, '127.0.0.1');
+      const message = decodeStun(await reply);
+      assert.ok(message);
+      assert.equal(message.cls, 'error');
+      assert.deepEqual(message.transactionId, transactionId);
+      const code = message.attributes.find((a) => a.type === 0x0009)!.value;
+      assert.equal(code[2]! * 100 + code[3]!, 420);
+      assert.deepEqual(message.attributes.find((a) => a.type === 0x000a)!.value, Buffer.from([0x00, 0x03]));
+    } finally {
+      socket.close();
+    }
+    assert.equal(await unanswered(request('request', true), port), false, 'still answering Binding requests');
   });
 
   it('refuses to start on a port in use with one line naming it', async () => {
