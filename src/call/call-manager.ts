@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { RequestAuthenticator } from '../auth/request-authenticator.js';
 import type { MediaRelay } from '../media/relay/media-relay.js';
 import { SdpRelayError, type MediaStreamState } from '../media/relay/media-session.js';
+import { parseSdp } from '../media/sdp/session-sdp.js';
 import { Dialog, dialogId, uriToEndpoint } from '../dialog/dialog.js';
 import type { DomainDirectory } from '../registrar/domain-directory.js';
 import type { LocationService } from '../registrar/location-service.js';
@@ -23,7 +24,7 @@ export interface CallManagerDeps {
   stack: SipStack;
   domains: DomainDirectory;
   auth: RequestAuthenticator;
-  extensions: { find(domain: string, number: string): { number: string; displayName: string } | undefined };
+  extensions: { find(domain: string, number: string): { number: string; displayName: string; directMedia: boolean } | undefined };
   location: LocationService;
   noAnswerTimeoutSeconds: () => number;
   /** anchors every call's media; undefined passes SDP through untouched */
@@ -212,7 +213,7 @@ export class CallManager {
       if (call.branches.every((b) => b.state === 'failed')) this.finishIfAllFailed(call);
     };
     const media = this.deps.media;
-    if (!media) return fork(req.body);
+    if (!media || (auth.extension.directMedia && callee.directMedia && reachEachOther(req, bindings))) return fork(req.body);
     const signalling = { caller: req.source?.address ?? '127.0.0.1', callee: bindings[0].sourceAddress };
     media.open({ streams: streamCount(req.body), signalling }).then(
       (session) => {
@@ -749,6 +750,17 @@ export class CallManager {
 const CANCELLED_BRANCH_GIVE_UP_MS = 32_000;
 const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
 const DEFAULT_DEST = { transport: 'UDP' as const, address: '127.0.0.1', port: 5060 };
+
+/**
+ * Whether caller and callees can send media straight to each other: nobody is behind NAT, that is the
+ * caller's SDP names the address its SIP comes from, and each callee registered from its contact's host.
+ */
+function reachEachOther(invite: SipRequest, bindings: readonly Binding[]): boolean {
+  const offer = invite.body.length > 0 ? parseSdp(invite.body.toString('utf8')) : undefined;
+  const callerAddress = invite.source?.address;
+  if (!offer || !callerAddress || offer.streams.some((s) => s.port !== 0 && s.address !== callerAddress)) return false;
+  return bindings.every((b) => uriToEndpoint(b.contactUri)?.address === b.sourceAddress);
+}
 
 function acceptsSdp(accept: string): boolean {
   if (accept.trim() === '') return true;

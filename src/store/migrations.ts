@@ -104,6 +104,14 @@ export const MIGRATIONS: readonly Migration[] = [
         CHECK (end_reason IN ('media_timeout', 'ack_timeout', 'hangup_api', 'shutdown'));
     `,
   },
+  {
+    version: 5,
+    name: 'extension direct media',
+    // off for every existing extension: relaying stays the behaviour they were set up with
+    up: `
+      ALTER TABLE extensions ADD COLUMN direct_media INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database): number {

@@ -12,6 +12,7 @@ interface ExtensionRow {
   ha1_md5: string;
   ha1_sha256: string;
   settings: string;
+  direct_media: number;
   created_at: number;
   updated_at: number;
 }
@@ -22,13 +23,14 @@ interface PatchParams {
   ha1Md5: string | null;
   ha1Sha256: string | null;
   settings: string | null;
+  directMedia: number | null;
   now: number;
 }
 
-const COLUMNS = 'id, domain, number, display_name, ha1_md5, ha1_sha256, settings, created_at, updated_at';
+const COLUMNS = 'id, domain, number, display_name, ha1_md5, ha1_sha256, settings, direct_media, created_at, updated_at';
 
 export class SqliteExtensionRepository implements ExtensionRepository {
-  private readonly insert: Statement<[string, string, string, string, string, string, number, number]>;
+  private readonly insert: Statement<[string, string, string, string, string, string, number, number, number]>;
   private readonly byId: Statement<[number], ExtensionRow>;
   private readonly byNumber: Statement<[string, string], ExtensionRow>;
   private readonly listAll: Statement<[], ExtensionRow>;
@@ -40,8 +42,8 @@ export class SqliteExtensionRepository implements ExtensionRepository {
 
   constructor(db: Database) {
     this.insert = db.prepare(`INSERT INTO extensions
-      (domain, number, display_name, ha1_md5, ha1_sha256, settings, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+      (domain, number, display_name, ha1_md5, ha1_sha256, settings, direct_media, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM extensions WHERE id = ?`);
     this.byNumber = db.prepare(`SELECT ${COLUMNS} FROM extensions WHERE domain = ? AND number = ?`);
     this.listAll = db.prepare(`SELECT ${COLUMNS} FROM extensions ORDER BY domain, number`);
@@ -52,6 +54,7 @@ export class SqliteExtensionRepository implements ExtensionRepository {
       ha1_md5 = COALESCE(@ha1Md5, ha1_md5),
       ha1_sha256 = COALESCE(@ha1Sha256, ha1_sha256),
       settings = COALESCE(@settings, settings),
+      direct_media = COALESCE(@directMedia, direct_media),
       updated_at = MAX(@now, created_at)
       WHERE id = @id`);
     this.deleteById = db.prepare('DELETE FROM extensions WHERE id = ?');
@@ -69,7 +72,7 @@ export class SqliteExtensionRepository implements ExtensionRepository {
     let id: number | bigint;
     try {
       id = this.insert.run(domain, input.number, input.displayName ?? '', input.ha1Md5, input.ha1Sha256,
-        JSON.stringify(input.settings ?? {}), now, now).lastInsertRowid;
+        JSON.stringify(input.settings ?? {}), sqliteFlag(input.directMedia ?? false), now, now).lastInsertRowid;
     } catch (err) {
       if (isSqliteError(err, 'SQLITE_CONSTRAINT_UNIQUE')) throw new ConflictError(`extension ${input.number}@${domain} already exists`);
       if (isSqliteError(err, 'SQLITE_CONSTRAINT_FOREIGNKEY')) throw new UnknownDomainError(`domain ${domain} does not exist`);
@@ -100,6 +103,7 @@ export class SqliteExtensionRepository implements ExtensionRepository {
       ha1Md5: patch.ha1Md5 ?? null,
       ha1Sha256: patch.ha1Sha256 ?? null,
       settings: patch.settings === undefined ? null : JSON.stringify(patch.settings),
+      directMedia: patch.directMedia === undefined ? null : sqliteFlag(patch.directMedia),
       now: Date.now(),
     }).changes;
     return changes > 0 ? this.get(id) : undefined;
@@ -119,7 +123,13 @@ function toExtension(row: ExtensionRow): Extension {
     ha1Md5: row.ha1_md5,
     ha1Sha256: row.ha1_sha256,
     settings: JSON.parse(row.settings) as Record<string, unknown>,
+    directMedia: row.direct_media === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+// SQLite has no boolean type, and better-sqlite3 refuses to bind one.
+function sqliteFlag(value: boolean): number {
+  return value ? 1 : 0;
 }

@@ -17,6 +17,8 @@ export interface Extension {
   ha1Sha256: string;
   /** free-form per-extension settings for later features (forwarding, DND, ...) */
   settings: Record<string, unknown>;
+  /** audio may go phone to phone, bypassing the relay, when the other party allows it too and neither is behind NAT */
+  directMedia: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -28,6 +30,7 @@ export interface NewExtension {
   ha1Md5: string;
   ha1Sha256: string;
   settings?: Record<string, unknown>;
+  directMedia?: boolean;      // default false
 }
 
 export interface ExtensionPatch {
@@ -35,6 +38,7 @@ export interface ExtensionPatch {
   ha1Md5?: string;
   ha1Sha256?: string;
   settings?: Record<string, unknown>;
+  directMedia?: boolean;
 }
 
 export interface Binding {

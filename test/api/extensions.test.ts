@@ -27,9 +27,11 @@ test('create returns the extension without secrets, in the default domain, with 
   assert.equal(created.domain, 'example.com');
   assert.equal(created.displayName, 'Reception');
   assert.deepEqual(created.settings, {});
+  assert.equal(created.directMedia, false);
   assert.ok(Number.isInteger(created.id));
 
   const stored = fixture.store.extensions.get(created.id);
+  assert.equal(stored?.directMedia, false);
   assert.equal(stored?.ha1Md5, computeHa1('MD5', '201', 'example.com', 'secret-201'));
   assert.equal(stored?.ha1Sha256, computeHa1('SHA-256', '201', 'example.com', 'secret-201'));
 });
@@ -53,6 +55,7 @@ test('invalid bodies are 400 naming the field', async () => {
     [{ number: '1'.repeat(33), password: 'secret-1' }, 'number: must be 1-32 characters of digits, letters, . _ - +'],
     [{ number: '202', password: '12345' }, 'password: must be 6-128 characters'],
     [{ number: '202', password: 'secret-1', settings: 'loud' }, 'settings: must be object'],
+    [{ number: '202', password: 'secret-1', directMedia: 'yes' }, 'directMedia: must be boolean'],
     [{ number: '202', password: 'secret-1', colour: 'blue' }, 'colour: is not a known field'],
     [{ number: '202', password: 'secret-1', domain: 'nowhere.example' }, 'domain: no such domain "nowhere.example"'],
   ];
@@ -127,6 +130,47 @@ test('patch changes only what is given, and a new password recomputes both HA1s'
   const invalid = await request('PATCH', `/api/v1/extensions/${created.id}`, { number: '401' });
   assert.equal(invalid.statusCode, 400);
   assert.equal(invalid.json().error, 'number: is not a known field');
+});
+
+test('directMedia is set on create, shown everywhere, and changed only by a patch that names it', async () => {
+  const created = await request('POST', '/api/v1/extensions', { number: '450', password: 'secret-450', directMedia: true });
+  assert.equal(created.statusCode, 201);
+  const { id } = created.json();
+  assert.equal(created.json().directMedia, true);
+  assert.equal(fixture.store.extensions.get(id)?.directMedia, true);
+  assert.equal((await request('GET', `/api/v1/extensions/${id}`)).json().directMedia, true);
+  const listed = (await request('GET', '/api/v1/extensions')).json().find((e: { id: number }) => e.id === id);
+  assert.equal(listed.directMedia, true);
+
+  const renamed = await request('PATCH', `/api/v1/extensions/${id}`, { displayName: 'Lab' });
+  assert.equal(renamed.json().directMedia, true);
+
+  const relayed = await request('PATCH', `/api/v1/extensions/${id}`, { directMedia: false });
+  assert.equal(relayed.statusCode, 200);
+  assert.deepEqual([relayed.json().directMedia, relayed.json().displayName], [false, 'Lab']);
+  assert.equal(fixture.store.extensions.get(id)?.directMedia, false);
+
+  const invalid = await request('PATCH', `/api/v1/extensions/${id}`, { directMedia: 'sometimes' });
+  assert.equal(invalid.statusCode, 400);
+  assert.deepEqual(invalid.json(), { error: 'directMedia: must be boolean' });
+  assert.equal(fixture.store.extensions.get(id)?.directMedia, false);
+});
+
+test('the OpenAPI document describes directMedia in the view and both bodies, defaulting to false on create', async () => {
+  const document = (await fixture.app.inject({ method: 'GET', url: '/api/openapi.json' })).json();
+  const schemas = {
+    view: document.paths['/api/v1/extensions/{id}'].get.responses['200'].content['application/json'].schema,
+    create: document.paths['/api/v1/extensions'].post.requestBody.content['application/json'].schema,
+    patch: document.paths['/api/v1/extensions/{id}'].patch.requestBody.content['application/json'].schema,
+  };
+  for (const [name, schema] of Object.entries(schemas)) {
+    const field = schema.properties.directMedia;
+    assert.equal(field?.type, 'boolean', name);
+    assert.match(field.description, /NAT/, name);
+  }
+  assert.equal(schemas.create.properties.directMedia.default, false);
+  assert.ok(schemas.view.required.includes('directMedia'));
+  assert.ok(!schemas.create.required.includes('directMedia'));
 });
 
 test('delete removes the extension and its bindings and tells the runtime', async () => {

@@ -152,7 +152,7 @@ class MemoryDomainRepository implements DomainRepository {
 }
 
 function extension(domain: string, number: string, displayName: string): Extension {
-  return { id: 0, domain, number, displayName, ha1Md5: '', ha1Sha256: '', settings: {}, createdAt: START, updatedAt: START };
+  return { id: 0, domain, number, displayName, ha1Md5: '', ha1Sha256: '', settings: {}, directMedia: false, createdAt: START, updatedAt: START };
 }
 
 export function binding(contactUri: string, at: Endpoint, extra: Partial<Binding> = {}): Binding {

@@ -239,6 +239,43 @@ describe('media relay (SIPp signalling, RTP from the test)', { timeout: 90_000 }
     assert.equal((await callerRun).code, 0);
   });
 
+  it('leaves the SDP alone between two extensions with directMedia that reach each other, so no relay ports are used', async () => {
+    const callerRtp = await endpoint();
+    const calleeRtp = await endpoint();
+    const caller = String(nextNumber++);
+    const callee = String(nextNumber++);
+    for (const number of [caller, callee]) {
+      const created = await server.api('POST', '/api/v1/extensions', { number, password: password(number), directMedia: true });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+    }
+    const phone = await startSipp({
+      scenario: sippScenario('uas-answer-log-headers'),
+      register: true,
+      target,
+      injection: sippInjection([{ number: callee, password: password(callee) }]),
+      keys: { expires: '120', wait_ms: '20000', rtp_port: String(calleeRtp.port) },
+      timeoutMs: 30_000,
+    });
+    phones.push(phone);
+    await phone.waitForLog(`registered ${callee}`, 5_000);
+    const run = runSipp({
+      scenario: sippScenario('uac-call'),
+      target,
+      injection: sippInjection([{ number: caller, password: password(caller) }]),
+      keys: { callee, rtp_port: String(callerRtp.port), hold_ms: '1000' },
+      timeoutMs: 20_000,
+    });
+    const call = await until('the answered call', async () => {
+      const res = await server.api<ActiveCall[]>('GET', '/api/v1/calls');
+      return res.body.find((c) => c.caller === caller && c.state === 'answered');
+    });
+    assert.deepEqual(call.media, [], 'no relayed stream');
+    assert.equal((await run).code, 0);
+    const calleeResult = await phone.done;
+    assert.equal(calleeResult.code, 0, explain('callee', calleeResult));
+    assert.match(calleeResult.log, new RegExp(`invite-sdp m=audio ${callerRtp.port}\\b`), 'the callee got the caller\'s own media port');
+  });
+
   it(`ends an answered call without RTP after [media] timeout (${MEDIA_TIMEOUT_S} s): BYE to both, record media_timeout, ports free`, async () => {
     const callerRtp = await endpoint();
     const calleeRtp = await endpoint();

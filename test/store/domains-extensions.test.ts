@@ -56,6 +56,7 @@ test('extensions: create fills defaults and timestamps', () => {
   assert.equal(ext.domain, 'a.example');
   assert.equal(ext.displayName, '');
   assert.deepEqual(ext.settings, {});
+  assert.equal(ext.directMedia, false);
   assert.ok(ext.createdAt >= before && ext.updatedAt === ext.createdAt);
   assert.deepEqual(temp.store.extensions.get(ext.id), ext);
   assert.deepEqual(temp.store.extensions.find('a.example', '100'), ext);
@@ -100,6 +101,22 @@ test('extensions: update changes only the given fields', () => {
   const rehashed = temp.store.extensions.update(ext.id, { ha1Md5: 'm2', ha1Sha256: 's2' });
   assert.deepEqual([rehashed?.displayName, rehashed?.ha1Md5, rehashed?.ha1Sha256], ['New', 'm2', 's2']);
   assert.equal(temp.store.extensions.update(ext.id + 1000, { displayName: 'x' }), undefined);
+});
+
+test('extensions: directMedia is stored on create and changed only by a patch that names it', () => {
+  temp.store.domains.create('a.example');
+  const direct = temp.store.extensions.create({ domain: 'a.example', number: '100', ha1Md5: 'm', ha1Sha256: 's', directMedia: true });
+  const relayed = temp.store.extensions.create({ domain: 'a.example', number: '101', ha1Md5: 'm', ha1Sha256: 's', directMedia: false });
+  assert.equal(direct.directMedia, true);
+  assert.equal(relayed.directMedia, false);
+  assert.equal(temp.store.extensions.find('a.example', '100')?.directMedia, true);
+
+  assert.equal(temp.store.extensions.update(direct.id, { displayName: 'Desk' })?.directMedia, true);
+  const switchedOff = temp.store.extensions.update(direct.id, { directMedia: false });
+  assert.deepEqual([switchedOff?.directMedia, switchedOff?.displayName], [false, 'Desk']);
+  assert.equal(temp.store.extensions.update(relayed.id, { directMedia: true })?.directMedia, true);
+  assert.deepEqual(temp.store.extensions.list('a.example').map((e) => [e.number, e.directMedia]), [['100', false], ['101', true]]);
+  assert.equal(temp.reopen().extensions.get(relayed.id)?.directMedia, true);
 });
 
 test('extensions: delete removes its bindings and no others', () => {

@@ -101,6 +101,30 @@ test('a version 3 database with call records is upgraded: existing records have 
   }
 });
 
+test('a version 4 database with extensions is upgraded: existing extensions have direct media off', () => {
+  const file = dbFile();
+  const old = new Database(file);
+  migrate(old, MIGRATIONS.slice(0, 4));
+  assert.equal(schemaVersion(old), 4);
+  old.exec(`INSERT INTO domains (name, is_default) VALUES ('pbx.example.com', 1);
+    INSERT INTO extensions (domain, number, display_name, ha1_md5, ha1_sha256, settings, created_at, updated_at)
+      VALUES ('pbx.example.com', '101', 'Alice', 'md5-101', 'sha-101', '{}', 1000, 2000),
+             ('pbx.example.com', '102', 'Bob', 'md5-102', 'sha-102', '{"dnd":true}', 1500, 2500);`);
+  old.close();
+
+  const store = openSqliteStore(file);
+  try {
+    assert.equal(versionOf(file), LATEST);
+    assert.deepEqual(store.extensions.list().map((e) => [e.number, e.displayName, e.ha1Md5, e.updatedAt, e.directMedia]),
+      [['101', 'Alice', 'md5-101', 2000, false], ['102', 'Bob', 'md5-102', 2500, false]]);
+    const bob = store.extensions.find('pbx.example.com', '102')!;
+    assert.equal(store.extensions.update(bob.id, { directMedia: true })?.directMedia, true);
+    assert.equal(store.extensions.find('pbx.example.com', '101')?.directMedia, false);
+  } finally {
+    store.close();
+  }
+});
+
 test('the database refuses an end reason it does not know', () => {
   const file = dbFile();
   openSqliteStore(file).close();

@@ -9,6 +9,9 @@ const Password = Type.String({ minLength: 6, maxLength: 128, description: '6-128
 const DisplayName = Type.String({ maxLength: 100, description: 'at most 100 characters' });
 const Domain = Type.String({ pattern: '^[A-Za-z0-9.:\\[\\]-]{1,253}$', description: 'a host name or IP address' });
 const Settings = Type.Record(Type.String(), Type.Unknown(), { description: 'free-form per-extension settings' });
+const directMediaDescription =
+  'let audio go straight between the phones, bypassing the relay, when both extensions allow it and neither phone is behind NAT';
+const DirectMedia = Type.Boolean({ description: directMediaDescription });
 
 const ExtensionView = Type.Object({
   id: Type.Integer(),
@@ -16,6 +19,7 @@ const ExtensionView = Type.Object({
   number: Type.String(),
   displayName: Type.String(),
   settings: Settings,
+  directMedia: DirectMedia,
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 });
@@ -26,12 +30,14 @@ const NewExtensionBody = Type.Object({
   displayName: Type.Optional(DisplayName),
   domain: Type.Optional(Domain),
   settings: Type.Optional(Settings),
+  directMedia: Type.Optional(Type.Boolean({ description: directMediaDescription, default: false })),
 }, { additionalProperties: false });
 
 const ExtensionPatchBody = Type.Object({
   displayName: Type.Optional(DisplayName),
   password: Type.Optional(Password),
   settings: Type.Optional(Settings),
+  directMedia: Type.Optional(DirectMedia),
 }, { additionalProperties: false });
 
 const ExtensionParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
@@ -45,6 +51,7 @@ function describe(extension: Extension) {
     number: extension.number,
     displayName: extension.displayName,
     settings: extension.settings,
+    directMedia: extension.directMedia,
     createdAt: new Date(extension.createdAt).toISOString(),
     updatedAt: new Date(extension.updatedAt).toISOString(),
   };
@@ -66,11 +73,11 @@ export const extensionRoutes: FastifyPluginAsyncTypebox<ResourcePluginOptions> =
       response: { 201: ExtensionView, 400: ErrorResponse, 409: ErrorResponse },
     },
   }, async (request, reply) => {
-    const { number, password, displayName, settings } = request.body;
+    const { number, password, displayName, settings, directMedia } = request.body;
     const domain = (request.body.domain ?? runtime.defaultDomain()).toLowerCase();
     if (!store.domains.get(domain)) throw badRequest(`domain: no such domain "${domain}"`);
     try {
-      const created = store.extensions.create({ domain, number, displayName, settings, ...digestHashes(number, domain, password) });
+      const created = store.extensions.create({ domain, number, displayName, settings, directMedia, ...digestHashes(number, domain, password) });
       return reply.code(201).send(describe(created));
     } catch (error) {
       if (error instanceof ConflictError) throw conflict(`extension ${number}@${domain} already exists`);
@@ -92,7 +99,7 @@ export const extensionRoutes: FastifyPluginAsyncTypebox<ResourcePluginOptions> =
 
   app.patch('/extensions/:id', {
     schema: {
-      summary: 'Change display name, password or settings',
+      summary: 'Change display name, password, settings or direct media',
       tags: ['extensions'],
       params: ExtensionParams,
       body: ExtensionPatchBody,
@@ -102,10 +109,11 @@ export const extensionRoutes: FastifyPluginAsyncTypebox<ResourcePluginOptions> =
     const { id } = request.params;
     const existing = store.extensions.get(id);
     if (!existing) throw notFoundError(id);
-    const { displayName, password, settings } = request.body;
+    const { displayName, password, settings, directMedia } = request.body;
     const patch: ExtensionPatch = {
       ...(displayName === undefined ? {} : { displayName }),
       ...(settings === undefined ? {} : { settings }),
+      ...(directMedia === undefined ? {} : { directMedia }),
       ...(password === undefined ? {} : digestHashes(existing.number, existing.domain, password)),
     };
     const updated = store.extensions.update(id, patch);
