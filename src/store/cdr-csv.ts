@@ -24,14 +24,15 @@ export function callRecordsToCsv(records: CallRecord[]): string {
  */
 export class CdrCsvWriter {
   private fd: number | undefined;
-  private file = '';
+  /** the day's file name the open descriptor stands for (the file itself may carry a suffix) */
+  private day = '';
 
   constructor(private readonly dir: string) {}
 
   append(record: CallRecord): void {
     const file = path.join(this.dir, cdrCsvFileName(record.endedAt));
     try {
-      if (file !== this.file || this.fd === undefined) this.open(file);
+      if (file !== this.day || this.fd === undefined) this.open(file);
       fs.writeSync(this.fd!, recordLine(record));
     } catch (err) {
       this.close();
@@ -42,16 +43,37 @@ export class CdrCsvWriter {
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
-    this.file = '';
+    this.day = '';
   }
 
-  private open(file: string): void {
+  private open(day: string): void {
     this.close();
     fs.mkdirSync(this.dir, { recursive: true });
-    const fd = fs.openSync(file, 'a');
+    const fd = fs.openSync(withCurrentHeader(day), 'a');
     this.fd = fd;
-    this.file = file;
+    this.day = day;
     if (fs.fstatSync(fd).size === 0) fs.writeSync(fd, headerLine());
+  }
+}
+
+/**
+ * The day's file, or when an older release started it with other columns (an upgrade during the day),
+ * the first of cdr-DAY-2.csv, cdr-DAY-3.csv, ... that is new or has today's header: rows never land
+ * under a header that does not describe them.
+ */
+function withCurrentHeader(day: string): string {
+  const header = headerLine();
+  for (let n = 1; ; n++) {
+    const file = n === 1 ? day : day.replace(/\.csv$/, `-${n}.csv`);
+    if (!fs.existsSync(file)) return file;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const start = Buffer.alloc(header.length);
+      const read = fs.readSync(fd, start, 0, header.length, 0);
+      if (read === 0 || start.subarray(0, read).toString('utf8') === header) return file;
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }
 

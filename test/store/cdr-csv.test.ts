@@ -58,6 +58,22 @@ test('a reopened writer appends to the day file without a second header', () => 
   assert.equal(fs.readFileSync(path.join(cdrDir, 'cdr-2024-06-01.csv'), 'utf8'), callRecordsToCsv([record({ id: 1 }), record({ id: 2 })]));
 });
 
+test('a day file an older release started with other columns is left as it is; the day goes on in cdr-DAY-2.csv', () => {
+  const cdrDir = path.join(dir, 'cdr-upgrade');
+  fs.mkdirSync(cdrDir);
+  const oldHeader = HEADER.replace(',end_reason', '');
+  const oldFile = path.join(cdrDir, 'cdr-2024-06-01.csv');
+  fs.writeFileSync(oldFile, `${oldHeader}7,x@y,a.example,100,101,t,t,t,5,answered,200,caller\r\n`);
+  const before = fs.readFileSync(oldFile, 'utf8');
+  for (const id of [1, 2]) {
+    const writer = new CdrCsvWriter(cdrDir);
+    writer.append(record({ id }));
+    writer.close();
+  }
+  assert.equal(fs.readFileSync(oldFile, 'utf8'), before, 'the old file is untouched');
+  assert.equal(fs.readFileSync(path.join(cdrDir, 'cdr-2024-06-01-2.csv'), 'utf8'), callRecordsToCsv([record({ id: 1 }), record({ id: 2 })]));
+});
+
 test('append writes the header once per new daily file named by the UTC end date', () => {
   const cdrDir = path.join(dir, 'cdr');
   const writer = new CdrCsvWriter(cdrDir);
