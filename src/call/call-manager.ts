@@ -475,7 +475,12 @@ export class CallManager {
     for (const other of call.branches) if (other !== branch) this.cancelBranch(other);
     const out = mirrorResponse(call.invite, res, call.callerTag);
     if (!this.relayMedia(call, 'callee', res, out, call.invite.body.length === 0)) {
-      // the winner's SDP cannot be relayed: the call cannot have audio, so it ends before it starts
+      // the winner's SDP cannot be relayed: the call cannot have audio, so it ends before it starts;
+      // a late offer's 2xx is still acknowledged first (RFC 3261 §13.2.2.4)
+      if (call.pendingAck?.dialog === dialog) {
+        call.pendingAck = undefined;
+        this.sendAckTo(dialog, inviteSeq);
+      }
       this.sendRequestIn(dialog, 'BYE');
       this.failCaller(call, 488, 'Not Acceptable Here - unreadable SDP', 'failed', 'system');
       return;

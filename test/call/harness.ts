@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { RequestAuthenticator } from '../../src/auth/request-authenticator.js';
 import { CallManager } from '../../src/call/call-manager.js';
+import type { MediaRelay } from '../../src/media/relay/media-relay.js';
 import { DomainDirectory } from '../../src/registrar/domain-directory.js';
 import { LocationService } from '../../src/registrar/location-service.js';
 import { createResponse } from '../../src/sip/builders.js';
@@ -174,7 +175,11 @@ export interface Harness {
   noAnswerSeconds: number;
 }
 
-export function setup(bindings: Binding[] = [binding(DEVICE_A_URI, DEVICE_A), binding(DEVICE_B_URI, DEVICE_B, { registeredAt: START - 1 })]): Harness {
+/** `media` builds the relay that anchors the calls' media, on the harness's clock; without it SDP passes through. */
+export function setup(
+  bindings: Binding[] = [binding(DEVICE_A_URI, DEVICE_A), binding(DEVICE_B_URI, DEVICE_B, { registeredAt: START - 1 })],
+  media?: (clock: FakeClock) => MediaRelay,
+): Harness {
   const clock = new FakeClock(START);
   const stack = new FakeStack();
   const domainRepo = new MemoryDomainRepository();
@@ -207,7 +212,7 @@ export function setup(bindings: Binding[] = [binding(DEVICE_A_URI, DEVICE_A), bi
     extensions: { find: (domain, number) => extensions.find((e) => e.domain === domain && e.number === number) },
     location,
     noAnswerTimeoutSeconds: () => h.noAnswerSeconds,
-    media: undefined,
+    media: media?.(clock),
     clock,
     logger: pino({ level: 'silent' }),
     onCallEnded: (rec) => records.push(rec),

@@ -58,18 +58,27 @@ export class MediaRelay {
   async open(req: SessionRequest): Promise<MediaSession | undefined> {
     const legs: Array<Record<Side, RelayLeg>> = [];
     const count = Math.min(MAX_STREAMS, Math.max(1, req.streams));
-    for (let i = 0; i < count; i++) {
-      const caller = await this.engine.openLeg(familyOf(req.signalling.caller));
-      const callee = caller && (await this.engine.openLeg(familyOf(req.signalling.callee)));
-      if (!caller || !callee) {
-        if (caller) this.engine.closeLeg(caller);
-        for (const l of legs) {
-          this.engine.closeLeg(l.caller);
-          this.engine.closeLeg(l.callee);
-        }
-        return undefined;
+    // every leg opened so far goes back when the range runs out or the engine fails half-way
+    const opened: RelayLeg[] = [];
+    const openFor = async (address: string) => {
+      const leg = await this.engine.openLeg(familyOf(address));
+      if (leg) opened.push(leg);
+      return leg;
+    };
+    try {
+      for (let i = 0; i < count; i++) {
+        const caller = await openFor(req.signalling.caller);
+        const callee = caller && (await openFor(req.signalling.callee));
+        if (!caller || !callee) break;
+        legs.push({ caller, callee });
       }
-      legs.push({ caller, callee });
+    } catch (err) {
+      for (const l of opened) this.engine.closeLeg(l);
+      throw err;
+    }
+    if (legs.length < count) {
+      for (const l of opened) this.engine.closeLeg(l);
+      return undefined;
     }
     const addresses = {
       sdpAddress: (side: Side) => this.opts.localAddressFor(req.signalling[side], familyOf(req.signalling[side])),
@@ -120,7 +129,11 @@ export class MediaRelay {
     const now = this.opts.clock.now();
     if (limitMs > 0) {
       for (const [media, w] of [...this.watched]) {
-        if (media.onHold) continue;
+        // silence on hold is legitimate: the count starts again when the hold ends
+        if (media.onHold) {
+          w.since = now;
+          continue;
+        }
         const last = Math.max(w.since, media.lastReceivedAt());
         if (now - last >= limitMs) {
           this.watched.delete(media);

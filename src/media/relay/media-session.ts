@@ -132,6 +132,8 @@ export class MediaSession {
     if (!stream) return { port: 0, rtcpPort: undefined };
     if (s.port === 0) {
       stream.described[from] = s;
+      // a disabled stream settles any offer on it, or a later PRACK would be taken for its answer
+      this.pendingOffer.delete(index);
       return { port: undefined, rtcpPort: undefined };
     }
     stream.described[from] = s;

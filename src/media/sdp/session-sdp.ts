@@ -42,7 +42,7 @@ const STATIC_FORMATS: Record<number, { encoding: string; clockRate: number }> = 
 };
 
 // ICE would let the parties find each other around the relay, which is exactly what anchoring prevents
-const DROPPED_ON_RELAY = ['candidates', 'iceUfrag', 'icePwd', 'iceOptions', 'endOfCandidates', 'remoteCandidates'] as const;
+const DROPPED_ON_RELAY = ['candidates', 'iceUfrag', 'icePwd', 'iceOptions', 'icelite', 'endOfCandidates', 'remoteCandidates'] as const;
 
 /** The streams of an SDP body, or undefined when it is not SDP we can relay. */
 export function parseSdp(text: string): ParsedSdp | undefined {
