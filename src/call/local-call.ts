@@ -152,7 +152,7 @@ export class LocalCall implements LocalCallHandle {
       throw new CallAlreadyEndedError(err.message);
     }
     const stream = offer.streams[sdp.audioIndex]!;
-    own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.port + 1, signallingAddress: signalling });
+    own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.rtcpPort, signallingAddress: signalling });
     const endpoint = this.startMedia(sdp.format!);
     this.sendAnswer(sdp.body);
     return endpoint;
@@ -197,7 +197,7 @@ export class LocalCall implements LocalCallHandle {
     try {
       if (!answer) throw new SdpNegotiationError('the ACK carried no SDP answer');
       const { format, stream } = formatFromAnswer(answer);
-      this.own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.port + 1, signallingAddress: ack.source?.address ?? '127.0.0.1' });
+      this.own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.rtcpPort, signallingAddress: ack.source?.address ?? '127.0.0.1' });
       waiting.resolve(this.startMedia(format));
     } catch (err) {
       this.sendBye();
@@ -245,7 +245,7 @@ export class LocalCall implements LocalCallHandle {
       try {
         const sdp = answerOffer(offer, this.own.sdpAddress, this.own.leg.rtpPort, this.sessionId, ++this.sessionVersion);
         const stream = offer.streams[sdp.audioIndex]!;
-        this.own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.port + 1, signallingAddress: req.source?.address ?? '127.0.0.1' });
+        this.own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.rtcpPort, signallingAddress: req.source?.address ?? '127.0.0.1' });
         body = sdp.body;
       } catch (err) {
         if (!(err instanceof SdpNegotiationError)) throw err;

@@ -26,6 +26,13 @@ function parsed(text: string): ParsedSdp {
 }
 
 describe('answerOffer', () => {
+  it('refuses an offer whose only audio is SRTP (RTP/SAVP): the server would answer in clear without keys', () => {
+    const srtp = offer(['m=audio 4000 RTP/SAVP 0', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz']);
+    assert.throws(() => answerOffer(srtp, US, PORT, SESSION_ID, VERSION), SdpNegotiationError);
+    const both = offer(['m=audio 4000 RTP/SAVP 0', 'm=audio 4002 RTP/AVP 0']);
+    assert.equal(answerOffer(both, US, PORT, SESSION_ID, VERSION).audioIndex, 1, 'a plain stream beside it is taken');
+  });
+
   it('takes the first codec of the caller\'s list that we support, with its payload type', () => {
     const sdp = answerOffer(offer(['m=audio 4000 RTP/AVP 18 8 0', 'a=rtpmap:18 G729/8000']), US, PORT, SESSION_ID, VERSION);
     assert.equal(sdp.format?.payloadType, 8);

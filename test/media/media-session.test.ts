@@ -113,7 +113,7 @@ describe('MediaSession: SDP through the relay', () => {
   it('an offer from the caller sets the caller leg and goes to the callee with the callee leg\'s port', () => {
     const f = fixture();
     const out = parsed(f.session.relaySdp('caller', callerSdp('m=audio 4000 RTP/AVP 0', 'a=rtcp:4005'), CALLER_SIP, true));
-    assert.deepEqual(f.legs[0]!.caller.signalled, [{ address: CALLER_SIP, port: 4000, rtcpPort: 4001, signallingAddress: CALLER_SIP }]);
+    assert.deepEqual(f.legs[0]!.caller.signalled, [{ address: CALLER_SIP, port: 4000, rtcpPort: 4005, signallingAddress: CALLER_SIP }], 'RTCP where a=rtcp says');
     assert.deepEqual(f.legs[0]!.callee.signalled, []);
     assert.deepEqual([out.streams[0]?.port, out.streams[0]?.address], [30002, TO_CALLEE]);
     assert.deepEqual(out.description.media[0]?.rtcp, { port: 30003, netType: 'IN', ipVer: 4, address: TO_CALLEE });
@@ -124,7 +124,7 @@ describe('MediaSession: SDP through the relay', () => {
     const f = fixture();
     f.session.relaySdp('caller', callerSdp(), CALLER_SIP, true);
     const out = parsed(f.session.relaySdp('callee', calleeSdp('m=audio 5000 RTP/AVP 0', 'a=rtcp-mux'), '192.0.2.99', false));
-    assert.deepEqual(f.legs[0]!.callee.signalled, [{ address: CALLEE_SIP, port: 5000, rtcpPort: 5001, signallingAddress: '192.0.2.99' }]);
+    assert.deepEqual(f.legs[0]!.callee.signalled, [{ address: CALLEE_SIP, port: 5000, rtcpPort: 5000, signallingAddress: '192.0.2.99' }], 'RTCP on the RTP port with rtcp-mux');
     assert.deepEqual([out.streams[0]?.port, out.streams[0]?.address, out.streams[0]?.rtcpMux], [30000, TO_CALLER, true]);
     assert.equal(out.description.media[0]?.rtcp, undefined, 'no a=rtcp with rtcp-mux');
     assertBridged(f.legs[0]!);

@@ -73,15 +73,17 @@ describe('parseSdp', () => {
           { payloadType: 0, encoding: 'PCMU', clockRate: 8000 },
           { payloadType: 101, encoding: 'TELEPHONE-EVENT', clockRate: 8000 },
         ],
-        ptimeMs: 30, rtcpMux: false,
+        ptimeMs: 30, rtcpMux: false, rtcpPort: 4001, protocol: 'RTP/AVP',
       },
       {
         type: 'video', port: 0, address: '10.0.0.5', nullAddress: false, direction: 'sendrecv',
         formats: [{ payloadType: 96, encoding: 'H264', clockRate: 90000 }], ptimeMs: undefined, rtcpMux: false,
+        rtcpPort: 1, protocol: 'RTP/AVP',
       },
       {
         type: 'audio', port: 6000, address: '10.0.0.5', nullAddress: false, direction: 'recvonly',
         formats: [{ payloadType: 8, encoding: 'PCMA', clockRate: 8000 }], ptimeMs: undefined, rtcpMux: true,
+        rtcpPort: 6000, protocol: 'RTP/AVP',
       },
     ]);
   });
@@ -96,6 +98,13 @@ describe('parseSdp', () => {
       { payloadType: 3, encoding: 'GSM', clockRate: 8000 },
       { payloadType: 13, encoding: 'CN', clockRate: 8000 },
     ]);
+  });
+
+  it('reads where the party wants RTCP: a=rtcp, the RTP port with rtcp-mux, else the next port; and the transport', () => {
+    const base = ['v=0', 'o=- 1 1 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 198.51.100.7', 't=0 0'];
+    const streams = parsed(sdp([...base, 'm=audio 4000 RTP/AVP 0', 'a=rtcp:4005', 'm=audio 4010 RTP/SAVP 0', 'a=rtcp-mux', 'm=audio 4020 RTP/AVP 0'])).streams;
+    assert.deepEqual(streams.map((s) => s.rtcpPort), [4005, 4010, 4021]);
+    assert.deepEqual(streams.map((s) => s.protocol), ['RTP/AVP', 'RTP/SAVP', 'RTP/AVP']);
   });
 
   it('applies a session-level direction to streams without their own', () => {

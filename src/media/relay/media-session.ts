@@ -140,7 +140,7 @@ export class MediaSession {
     stream.legs[from].setSignalling({
       address: s.address,
       port: s.port,
-      rtcpPort: s.port + 1,
+      rtcpPort: s.rtcpPort,
       signallingAddress,
     });
     const target = stream.legs[otherSide(from)];

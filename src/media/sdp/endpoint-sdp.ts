@@ -27,14 +27,18 @@ const OFFERED = [
   { payloadType: 9, encoding: 'G722' },
 ] as const;
 const OFFERED_TELEPHONE_EVENT = 101;
+const PLAIN_RTP = new Set(['RTP/AVP', 'RTP/AVPF']);
 const DEFAULT_PTIME_MS = 20;
 
 export class SdpNegotiationError extends Error {}
 
 /** The answer to `offer` for one audio stream at `address`:`port`; every other stream is declined. */
 export function answerOffer(offer: ParsedSdp, address: string, port: number, sessionId: number, version: number): EndpointSdp {
-  const audioIndex = offer.streams.findIndex((s) => s.type === 'audio' && s.port !== 0 && s.formats.some((f) => codecFor(f.encoding, f.clockRate)));
-  if (audioIndex === -1) throw new SdpNegotiationError('no audio stream with PCMU, PCMA or G.722');
+  // SRTP (RTP/SAVP) would need keys the server does not negotiate: such a stream is declined, not answered in clear
+  const audioIndex = offer.streams.findIndex(
+    (s) => s.type === 'audio' && s.port !== 0 && PLAIN_RTP.has(s.protocol) && s.formats.some((f) => codecFor(f.encoding, f.clockRate)),
+  );
+  if (audioIndex === -1) throw new SdpNegotiationError('no unencrypted audio stream (RTP/AVP) with PCMU, PCMA or G.722');
   const audio = offer.streams[audioIndex]!;
   const format = formatOf(audio);
   if (!format) throw new SdpNegotiationError('no audio stream with PCMU, PCMA or G.722');

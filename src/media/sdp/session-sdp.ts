@@ -23,6 +23,10 @@ export interface SdpStream {
   formats: RtpFormat[];
   ptimeMs: number | undefined;
   rtcpMux: boolean;
+  /** where the party receives RTCP: a=rtcp (RFC 3605), the RTP port with rtcp-mux, else the next port */
+  rtcpPort: number;
+  /** the m= transport: RTP/AVP, RTP/SAVP (SRTP), ... */
+  protocol: string;
 }
 
 export interface ParsedSdp {
@@ -68,6 +72,8 @@ export function parseSdp(text: string): ParsedSdp | undefined {
       formats: formatsOf(m),
       ptimeMs: typeof m.ptime === 'number' ? m.ptime : undefined,
       rtcpMux: m.rtcpMux !== undefined,
+      rtcpPort: m.rtcpMux !== undefined ? m.port : typeof m.rtcp?.port === 'number' ? m.rtcp.port : m.port + 1,
+      protocol: m.protocol,
     });
   }
   return { description, streams };
@@ -113,7 +119,5 @@ export function rewriteSdp(parsed: ParsedSdp, address: string, rewrites: readonl
     }
     if (r.direction !== undefined) m.direction = r.direction;
   });
-  // a media-level c= on every relayed stream makes the session-level one redundant but harmless
-  if (!d.connection && d.media.every((m) => m.connection)) delete d.connection;
   return sdpTransform.write(d);
 }
