@@ -12,29 +12,12 @@ import { readWav } from '../../src/media/wav.js';
 import { startBaresip, type Baresip, type BaresipOptions } from '../support/baresip.js';
 import { bridgeTcpToUnix, createNatTopology, netnsAvailable, type NatRole, type NatTopology } from '../support/netns.js';
 import { startSwitchboard, type Switchboard } from '../support/server.js';
+import { toneContent } from '../support/tone-measure.js';
 
 const execFileAsync = promisify(execFile);
 const CALLER_TONE_HZ = 440;
 const CALLEE_TONE_HZ = 1000;
 const TALK_MS = 3_000;
-
-/** Share of the signal's energy at `hz` (Goertzel over the whole file) and its level in dBFS. */
-function toneContent(samples: Int16Array, sampleRate: number, hz: number): { share: number; dbfs: number } {
-  const coeff = 2 * Math.cos((2 * Math.PI * hz) / sampleRate);
-  let s1 = 0;
-  let s2 = 0;
-  let energy = 0;
-  for (const x of samples) {
-    const s0 = x + coeff * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-    energy += x * x;
-  }
-  const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-  const toneEnergy = (2 * power) / samples.length;
-  const rms = Math.sqrt(energy / Math.max(1, samples.length));
-  return { share: energy === 0 ? 0 : toneEnergy / energy, dbfs: 20 * Math.log10(Math.max(rms, 1e-9) / 32768) };
-}
 
 async function makeTone(dir: string, hz: number): Promise<string> {
   const file = path.join(dir, `tone-${hz}.wav`);
@@ -55,8 +38,8 @@ async function heard(recordDir: string): Promise<Int16Array> {
 
 function assertHearsTone(samples: Int16Array, hz: number, other: number, who: string): void {
   assert.ok(samples.length >= 8000, `${who} heard at least a second of audio (${samples.length} samples)`);
-  const wanted = toneContent(samples, 8000, hz);
-  const unwanted = toneContent(samples, 8000, other);
+  const wanted = toneContent(samples, hz, 8000);
+  const unwanted = toneContent(samples, other, 8000);
   assert.ok(wanted.share > 0.8, `${who} hears ${hz} Hz: ${(wanted.share * 100).toFixed(1)}% of the energy`);
   assert.ok(unwanted.share < 0.01, `${who} does not hear its own ${other} Hz: ${(unwanted.share * 100).toFixed(2)}%`);
   assert.ok(wanted.dbfs > -20 && wanted.dbfs < 0, `${who}: level ${wanted.dbfs.toFixed(1)} dBFS`);

@@ -17,6 +17,7 @@ import { encodeWav, readWav } from '../../src/media/wav.js';
 import { startBaresip, type Baresip } from '../support/baresip.js';
 import { startInProcess, type InProcessServer } from '../support/in-process-server.js';
 import { runSipp, sippInjection, sippScenario, startSipp, type SippResult } from '../support/sipp.js';
+import { toneContent } from '../support/tone-measure.js';
 
 const execFileAsync = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -24,23 +25,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function explain(name: string, result: SippResult): string {
   return `${name}: exit ${result.code}\n--- errors\n${result.errors}\n--- log\n${result.log}\n--- screen\n${result.stdout.slice(-2500)}`;
-}
-
-/** Share of the energy at `hz` (Goertzel) and the level in dBFS. */
-function toneContent(samples: Int16Array, hz: number, sampleRate = 8000): { share: number; dbfs: number } {
-  const coeff = 2 * Math.cos((2 * Math.PI * hz) / sampleRate);
-  let s1 = 0;
-  let s2 = 0;
-  let energy = 0;
-  for (const x of samples) {
-    const s0 = x + coeff * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-    energy += x * x;
-  }
-  const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-  const rms = Math.sqrt(energy / Math.max(1, samples.length));
-  return { share: energy === 0 ? 0 : (2 * power) / samples.length / energy, dbfs: 20 * Math.log10(Math.max(rms, 1e-9) / 32768) };
 }
 
 async function until<T>(what: string, probe: () => T | undefined, waitMs = 10_000): Promise<T> {

@@ -14,19 +14,8 @@ import {
 } from '../../src/media/codecs/g711.js';
 import { G722 } from '../../src/media/codecs/g722.js';
 import { AUDIO_CODECS, codecByName } from '../../src/media/codecs/registry.js';
-
-function tone(frequency: number, sampleRate: number, count: number, amplitude: number): Int16Array {
-  const samples = new Int16Array(count);
-  for (let i = 0; i < count; i++) samples[i] = Math.round(amplitude * Math.sin((2 * Math.PI * frequency * i) / sampleRate));
-  return samples;
-}
-
-/** Frequency from the count of sign changes: two per period. */
-function zeroCrossingFrequency(samples: Int16Array, sampleRate: number): number {
-  let crossings = 0;
-  for (let i = 1; i < samples.length; i++) if (samples[i - 1] < 0 !== samples[i] < 0) crossings++;
-  return (crossings / 2) * (sampleRate / (samples.length - 1));
-}
+import { sine } from '../support/pcm-signals.js';
+import { zeroCrossingFrequency } from '../support/tone-measure.js';
 
 /** Signal-to-noise ratio of `decoded` against `original`, in dB, at the lag where they match best. */
 function alignedSnr(original: Int16Array, decoded: Int16Array, maxLag: number): number {
@@ -132,7 +121,7 @@ describe('G.711', () => {
 
   for (const codec of [PCMU, PCMA]) {
     it(`${codec.name} codes a 20 ms frame in 160 bytes and brings a tone back within 30 dB SNR`, () => {
-      const input = tone(1000, 8000, 8000, 10000);
+      const input = sine(1000, 8000, 8000, 10000);
       const instance = codec.create();
       const payload = new Uint8Array(160);
       const output = new Int16Array(160);
@@ -259,12 +248,12 @@ describe('G.722', () => {
     const instance = G722.create();
     const payload = new Uint8Array(80);
     const decoded = new Int16Array(160);
-    assert.equal(instance.encode(tone(1000, 16000, 160, 8000), 160, payload), 80);
+    assert.equal(instance.encode(sine(1000, 16000, 160, 8000), 160, payload), 80);
     assert.equal(instance.decode(payload, 80, decoded), 160);
   });
 
   it('brings a 1 kHz tone back at 1 kHz with more than 20 dB SNR after the codec delay', () => {
-    const input = tone(1000, 16000, 16000, 12000);
+    const input = sine(1000, 16000, 16000, 12000);
     const decoded = decodeFrames(G722, encodeFrames(G722, input, 320), 160);
     assert.equal(decoded.length, input.length);
     // Skip the first 100 ms while the adaptive quantizers settle.
@@ -281,7 +270,7 @@ describe('G.722', () => {
   });
 
   it('keeps its adaptive state per instance', () => {
-    const speech = tone(700, 16000, 3200, 9000);
+    const speech = sine(700, 16000, 3200, 9000);
     const alone = encodeFrames(G722, speech, 320);
 
     // A second leg coding something else in between must not change the first leg's stream.

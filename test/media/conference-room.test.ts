@@ -4,6 +4,8 @@ import { ConferenceBridge } from '../../src/media/conference/conference-bridge.j
 import { ConferenceRoom, type ConferenceEndpoint } from '../../src/media/conference/conference-room.js';
 import { TONE_PLANS, type TonePlan } from '../../src/media/tones.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { concat } from '../support/pcm-signals.js';
+import { peak, toneLevel, withinDb } from '../support/tone-measure.js';
 
 const SPEECH_LEVEL = 8000;
 
@@ -67,34 +69,6 @@ function run(clock: FakeClock, endpoints: Iterable<FakeEndpoint>, frames: number
   }
 }
 
-function concat(frames: Int16Array[]): Int16Array {
-  const all = new Int16Array(frames.reduce((sum, f) => sum + f.length, 0));
-  let offset = 0;
-  for (const f of frames) {
-    all.set(f, offset);
-    offset += f.length;
-  }
-  return all;
-}
-
-/** Amplitude of one frequency in samples[start, start + length), by the Goertzel algorithm. */
-function toneLevel(samples: Int16Array, start: number, length: number, frequency: number, sampleRate: number): number {
-  assert.ok(start + length <= samples.length, `window ends at ${start + length}, audio at ${samples.length}`);
-  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
-  let previous = 0;
-  let beforePrevious = 0;
-  for (let i = start; i < start + length; i++) {
-    const current = samples[i] + coefficient * previous - beforePrevious;
-    beforePrevious = previous;
-    previous = current;
-  }
-  const power = previous * previous + beforePrevious * beforePrevious - coefficient * previous * beforePrevious;
-  return (2 * Math.sqrt(Math.max(0, power))) / length;
-}
-
-const peak = (samples: Int16Array): number => samples.reduce((max, s) => Math.max(max, Math.abs(s)), 0);
-const withinDb = (level: number, expected: number, db: number): boolean =>
-  Math.abs(20 * Math.log10(level / expected)) <= db;
 /** 100 ms: every voice is a multiple of 10 Hz, so it falls exactly on a Goertzel bin. */
 const windowOf = (sampleRate: number): number => sampleRate / 10;
 

@@ -7,23 +7,17 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { G722 } from '../../src/media/codecs/g722.js';
 import { PCMA } from '../../src/media/codecs/g711.js';
-import type { RtpPosition } from '../../src/media/relay/media-leg.js';
+import type { RtpPosition } from '../../src/media/relay/relay-leg.js';
 import { HoldMusic, type HeldStream } from '../../src/media/hold-music.js';
 import { BufferSource, RateAdapter, type PcmSource } from '../../src/media/pcm-source.js';
 import type { Side } from '../../src/media/relay/media-session.js';
-import {
-  RTP_HEADER_BYTES,
-  rtpMarker,
-  rtpPayloadType,
-  rtpSequence,
-  rtpSsrc,
-  rtpTimestamp,
-} from '../../src/media/rtp/rtp-packet.js';
+import { rtpMarker, rtpPayloadType, rtpSequence, rtpSsrc, rtpTimestamp } from '../../src/media/rtp/rtp-packet.js';
 import type { RtpFormat, SdpStream } from '../../src/media/sdp/session-sdp.js';
 import { SoundLibrary, type DecodedSound } from '../../src/media/sound-library.js';
 import { readWav } from '../../src/media/wav.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { repoRoot } from '../support/repo-root.js';
+import { rtpPayload } from '../support/rtp-test-packets.js';
 
 const PCMU_FORMAT: RtpFormat = { payloadType: 0, encoding: 'PCMU', clockRate: 8000 };
 const PCMA_FORMAT: RtpFormat = { payloadType: 8, encoding: 'PCMA', clockRate: 8000 };
@@ -61,6 +55,8 @@ function describedAs(formats: RtpFormat[], ptimeMs?: number): SdpStream {
     formats,
     ptimeMs,
     rtcpMux: false,
+    rtcpPort: 40001,
+    protocol: 'RTP/AVP',
   };
 }
 
@@ -95,10 +91,6 @@ class WatchedLibrary {
   async settled(): Promise<void> {
     await Promise.allSettled(this.reads);
   }
-}
-
-function payloadOf(packet: Uint8Array): Uint8Array {
-  return packet.subarray(RTP_HEADER_BYTES);
 }
 
 /** What a PCMA party decodes from `samples`: the music through the A-law quantiser. */
@@ -167,7 +159,7 @@ describe('HoldMusic', () => {
     assert.equal(packets.length, 50, 'frames due at 0, 20, ... 980 ms');
     assert.equal(legs.callee.packets.length, 0, 'only the held party hears it');
     assertContinuousStream(packets, 8, 160);
-    const heard = Int16Array.from(packets.flatMap((p) => [...decodeAlaw(payloadOf(p))]));
+    const heard = Int16Array.from(packets.flatMap((p) => [...decodeAlaw(rtpPayload(p))]));
     const expected = throughAlaw(music.subarray(0, 50 * 160));
     assert.ok(Math.max(...expected.map(Math.abs)) > 100, 'the first second of the music is not silence');
     assert.deepEqual(heard, expected);
@@ -203,7 +195,7 @@ describe('HoldMusic', () => {
     assertContinuousStream(packets, 8, 160);
     for (const frame of [frames - 5, frames - 4, frames - 3, frames - 2, frames - 1]) {
       const expected = throughAlaw(musicAt(music, frame * 160, 160));
-      assert.deepEqual(decodeAlaw(payloadOf(packets[frame]!)), expected, `frame ${frame}`);
+      assert.deepEqual(decodeAlaw(rtpPayload(packets[frame]!)), expected, `frame ${frame}`);
     }
   });
 
@@ -263,7 +255,7 @@ describe('HoldMusic', () => {
     for (const [i, packet] of packets.entries()) {
       assert.equal(wideband.read(frame, 320), 320);
       assert.equal(encoder.encode(frame, 320, expected), 160);
-      assert.deepEqual(payloadOf(packet), expected, `packet ${i} is the music, upsampled and G.722-encoded`);
+      assert.deepEqual(rtpPayload(packet), expected, `packet ${i} is the music, upsampled and G.722-encoded`);
     }
   });
 
@@ -278,7 +270,7 @@ describe('HoldMusic', () => {
     const packets = legs.caller.packets;
     assert.equal(packets.length, 10, 'frames due at 0, 30, ... 270 ms');
     assertContinuousStream(packets, 96, 240);
-    assert.deepEqual(decodeAlaw(payloadOf(packets[0]!)), throughAlaw(music.subarray(0, 240)));
+    assert.deepEqual(decodeAlaw(rtpPayload(packets[0]!)), throughAlaw(music.subarray(0, 240)));
   });
 
   it('keeps 20 ms packets when the SDP asks for a packet time no phone uses', async () => {

@@ -18,20 +18,13 @@ import {
   type RtpLeg,
 } from '../../src/media/endpoint/media-endpoint.js';
 import { BufferSource, SilenceSource } from '../../src/media/pcm-source.js';
-import {
-  RTP_HEADER_BYTES,
-  rtpMarker,
-  rtpPayloadLength,
-  rtpPayloadOffset,
-  rtpPayloadType,
-  rtpSequence,
-  rtpSsrc,
-  rtpTimestamp,
-  writeRtpHeader,
-} from '../../src/media/rtp/rtp-packet.js';
+import { rtpMarker, rtpPayloadType, rtpSequence, rtpSsrc, rtpTimestamp } from '../../src/media/rtp/rtp-packet.js';
 import { DtmfToneGenerator, TONE_PLANS } from '../../src/media/tones.js';
 import { readWav } from '../../src/media/wav.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { concat, sine } from '../support/pcm-signals.js';
+import { rtpPacket, rtpPayload } from '../support/rtp-test-packets.js';
+import { toneLevel, withinDb } from '../support/tone-measure.js';
 
 const PCMU_FORMAT: EndpointFormat = { payloadType: 0, codec: PCMU, telephoneEventPayloadType: 101, ptimeMs: 20 };
 const G722_FORMAT: EndpointFormat = { payloadType: 9, codec: G722, telephoneEventPayloadType: 101, ptimeMs: 20 };
@@ -97,13 +90,6 @@ class Phone {
   }
 }
 
-function rtpPacket(payloadType: number, sequence: number, timestamp: number, payload: Uint8Array, marker = false): Buffer {
-  const packet = Buffer.alloc(RTP_HEADER_BYTES + payload.length);
-  writeRtpHeader(packet, payloadType, marker, sequence & 0xffff, timestamp >>> 0, 0x1234abcd);
-  packet.set(payload, RTP_HEADER_BYTES);
-  return packet;
-}
-
 interface Call {
   clock: FakeClock;
   leg: FakeLeg;
@@ -130,27 +116,11 @@ function noise(samples: number, seed = 7): Int16Array {
   });
 }
 
-function sine(frequency: number, sampleRate: number, samples: number, amplitude = LEVEL, from = 0): Int16Array {
-  return Int16Array.from({ length: samples }, (_, i) =>
-    Math.round(amplitude * Math.sin((2 * Math.PI * frequency * (from + i)) / sampleRate)),
-  );
-}
-
 /** `ms` of a key's dual tone, as a phone sends it in-band. */
 function dtmf(digit: string, ms: number, sampleRate: number): Int16Array {
   const samples = new Int16Array((ms * sampleRate) / 1000);
   new DtmfToneGenerator(digit, ms, sampleRate).fill(samples, samples.length);
   return samples;
-}
-
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** The phone sends `samples` a frame at a time, one frame every ptime; `alongside(frame)` runs before each. */
@@ -173,16 +143,11 @@ function pressKey(c: Call, digit: string, frames: number): void {
   for (let copy = 0; copy < 3; copy++) c.phone.event(digit, start, frames * 160, true, false);
 }
 
-function payloadOf(packet: Buffer): Buffer {
-  const offset = rtpPayloadOffset(packet, packet.length);
-  return packet.subarray(offset, offset + rtpPayloadLength(packet, packet.length));
-}
-
 function decodeAll(packets: SentPacket[], codec: CodecFactory): Int16Array {
   const decoder = codec.create();
   return concat(
-    ...packets.map(({ bytes }) => {
-      const payload = payloadOf(bytes);
+    packets.map(({ bytes }) => {
+      const payload = rtpPayload(bytes);
       const pcm = new Int16Array(4 * payload.length);
       return pcm.slice(0, decoder.decode(payload, payload.length, pcm));
     }),
@@ -215,22 +180,6 @@ function assertOneStream(sent: SentPacket[], clockRate = 8000): void {
   }
 }
 
-/** Amplitude of one frequency in samples[start, start + length), by the Goertzel algorithm. */
-function toneLevel(samples: Int16Array, start: number, length: number, frequency: number, sampleRate: number): number {
-  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
-  let previous = 0;
-  let beforePrevious = 0;
-  for (let i = start; i < start + length; i++) {
-    const current = samples[i]! + coefficient * previous - beforePrevious;
-    beforePrevious = previous;
-    previous = current;
-  }
-  const power = previous * previous + beforePrevious * beforePrevious - coefficient * previous * beforePrevious;
-  return (2 * Math.sqrt(Math.max(0, power))) / length;
-}
-
-const withinDb = (level: number, expected: number, db: number): boolean => Math.abs(20 * Math.log10(level / expected)) <= db;
-
 /** Lets promise callbacks and real file I/O run, for up to five real seconds; the fake clock stands still meanwhile. */
 async function until(condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 5000;
@@ -252,7 +201,7 @@ describe('MediaEndpoint', () => {
       assert.equal(c.endpoint.playing, false);
 
       assert.equal(c.leg.sent.length, 50);
-      assert.ok(c.leg.sent.every(({ bytes }) => rtpPayloadType(bytes) === 0 && payloadOf(bytes).length === 160));
+      assert.ok(c.leg.sent.every(({ bytes }) => rtpPayloadType(bytes) === 0 && rtpPayload(bytes).length === 160));
       assert.deepEqual(
         c.leg.sent.map(({ at }) => at - c.leg.sent[0]!.at),
         Array.from({ length: 50 }, (_, i) => 20 * i),
@@ -265,11 +214,11 @@ describe('MediaEndpoint', () => {
     it('plays G.722 at 16 kHz with the 8 kHz RTP clock, and decodes what it receives at 16 kHz', async () => {
       const c = call(G722_FORMAT);
       assert.equal(c.endpoint.sampleRate, 16000);
-      const played = c.endpoint.play(new BufferSource(sine(1000, 16000, 16000), 16000));
+      const played = c.endpoint.play(new BufferSource(sine(1000, 16000, 16000, LEVEL), 16000));
       c.clock.advance(1000);
       assert.equal(await played, 'done');
       assert.equal(c.leg.sent.length, 50);
-      assert.ok(c.leg.sent.every(({ bytes }) => rtpPayloadType(bytes) === 9 && payloadOf(bytes).length === 160));
+      assert.ok(c.leg.sent.every(({ bytes }) => rtpPayloadType(bytes) === 9 && rtpPayload(bytes).length === 160));
       assertOneStream(c.leg.sent);
       const decoded = decodeAll(c.leg.sent, G722);
       assert.equal(decoded.length, 16000);
@@ -278,17 +227,17 @@ describe('MediaEndpoint', () => {
 
       const heard: Int16Array[] = [];
       c.endpoint.onAudio = (pcm, count) => heard.push(pcm.slice(0, count));
-      talk(c, sine(440, 16000, 16000));
+      talk(c, sine(440, 16000, 16000, LEVEL));
       assert.equal(heard.length, 50);
       assert.ok(heard.every((frame) => frame.length === 320));
-      const received = concat(...heard);
+      const received = concat(heard);
       const receivedLevel = toneLevel(received, 8000, 8000, 440, 16000);
       assert.ok(withinDb(receivedLevel, LEVEL, 0.5), `440 Hz at ${receivedLevel}`);
     });
 
     it('resamples a source at the other rate', async () => {
       const c = call(G722_FORMAT);
-      const played = c.endpoint.play(new BufferSource(sine(500, 8000, 8000), 8000));
+      const played = c.endpoint.play(new BufferSource(sine(500, 8000, 8000, LEVEL), 8000));
       c.clock.advance(1000);
       assert.equal(await played, 'done');
       const decoded = decodeAll(c.leg.sent, G722);
@@ -340,7 +289,7 @@ describe('MediaEndpoint', () => {
 
     it('keeps one stream across prompts, pauses and sendFrame(): timestamps follow the clock, marked after a pause', async () => {
       const c = call();
-      const frame = sine(300, 8000, 160);
+      const frame = sine(300, 8000, 160, LEVEL);
       for (let i = 0; i < 5; i++) {
         c.endpoint.sendFrame(frame, frame.length);
         c.clock.advance(20);
@@ -384,7 +333,7 @@ describe('MediaEndpoint', () => {
 
     it('does not count a conference pacer that runs late and catches up as a pause', () => {
       const c = call();
-      const frame = sine(300, 8000, 160);
+      const frame = sine(300, 8000, 160, LEVEL);
       const sendAt = (times: number[]): void => {
         const start = c.clock.now();
         for (const t of times) {
@@ -435,7 +384,7 @@ describe('MediaEndpoint', () => {
     it('hears DTMF tones in PCMU audio and reports each press once, as in-band', () => {
       const c = call();
       const silence = new Int16Array(800);
-      talk(c, concat(silence, dtmf('7', 100, 8000), silence, dtmf('7', 100, 8000), silence, dtmf('C', 60, 8000), silence));
+      talk(c, concat([silence, dtmf('7', 100, 8000), silence, dtmf('7', 100, 8000), silence, dtmf('C', 60, 8000), silence]));
       assert.deepEqual(c.digits, [
         ['7', 'inband'],
         ['7', 'inband'],
@@ -446,14 +395,14 @@ describe('MediaEndpoint', () => {
     it('hears DTMF tones in G.722 audio at 16 kHz', () => {
       const c = call(G722_FORMAT);
       const silence = new Int16Array(1600);
-      talk(c, concat(silence, dtmf('4', 100, 16000), silence));
+      talk(c, concat([silence, dtmf('4', 100, 16000), silence]));
       assert.deepEqual(c.digits, [['4', 'inband']]);
     });
 
     it('listens for no tones when in-band detection is off', () => {
       const c = call(PCMU_FORMAT, { inbandDetection: false });
       const silence = new Int16Array(800);
-      talk(c, concat(silence, dtmf('7', 100, 8000), silence));
+      talk(c, concat([silence, dtmf('7', 100, 8000), silence]));
       assert.deepEqual(c.digits, []);
     });
 
@@ -463,7 +412,7 @@ describe('MediaEndpoint', () => {
       const first = 5 + eventDelay;
       const last = 5 + frames;
       let start = 0;
-      talk(c, concat(silence, dtmf(digit, frames * 20, 8000), silence), (frame) => {
+      talk(c, concat([silence, dtmf(digit, frames * 20, 8000), silence]), (frame) => {
         if (frame === first) start = c.phone.now;
         if (frame >= first && frame < last) c.phone.event(digit, start, (frame - first + 1) * 160, false, frame === first);
         if (frame === last) for (let copy = 0; copy < 3; copy++) c.phone.event(digit, start, (last - first) * 160, true, false);
@@ -490,7 +439,7 @@ describe('MediaEndpoint', () => {
       const c = call();
       pressBothWays(c, '5', 8, 0);
       const silence = new Int16Array(1600);
-      talk(c, concat(silence, dtmf('5', 100, 8000), silence));
+      talk(c, concat([silence, dtmf('5', 100, 8000), silence]));
       assert.deepEqual(c.digits, [
         ['5', 'rfc4733'],
         ['5', 'inband'],
@@ -546,7 +495,7 @@ describe('MediaEndpoint', () => {
         packets.map((p) => rtpMarker(p)),
         durations.map((_, i) => i === 0),
       );
-      const payloads = packets.map(payloadOf);
+      const payloads = packets.map((p) => rtpPayload(p));
       assert.ok(payloads.every((p) => p.length === TELEPHONE_EVENT_BYTES && eventToDigit(p[0]!) === '9'));
       assert.deepEqual(
         payloads.map((p) => p.readUInt16BE(2)),
@@ -693,7 +642,7 @@ describe('MediaEndpoint', () => {
     it('records what the phone says until a stop key, which it reports instead of onDigit', async () => {
       const c = call();
       const { result, startedAt } = await startRecording(c, { maxSeconds: 30, stopDigits: '#*' });
-      talk(c, sine(440, 8000, 8000));
+      talk(c, sine(440, 8000, 8000, LEVEL));
       pressKey(c, '1', 3);
       pressKey(c, '#', 3);
       const endedAt = c.clock.now();
@@ -714,7 +663,7 @@ describe('MediaEndpoint', () => {
     it('stops at maxSeconds', async () => {
       const c = call();
       const { result } = await startRecording(c, { maxSeconds: 0.5, stopDigits: '#' });
-      talk(c, sine(440, 8000, 8000));
+      talk(c, sine(440, 8000, 8000, LEVEL));
       const { path, seconds, stoppedBy, digit } = await result;
       assert.equal(stoppedBy, 'max');
       assert.equal(digit, undefined);
@@ -728,7 +677,7 @@ describe('MediaEndpoint', () => {
       talk(c, new Int16Array(8000));
       assert.equal(c.endpoint.recording, true, 'silence before any speech does not end it');
       const speechFrames = 15;
-      talk(c, sine(440, 8000, speechFrames * 160));
+      talk(c, sine(440, 8000, speechFrames * 160, LEVEL));
       const lastSpeechAt = c.clock.now() - 20;
       talk(c, new Int16Array(4000));
       // The phone stops sending altogether (voice activity detection): that is silence too.
@@ -742,7 +691,7 @@ describe('MediaEndpoint', () => {
     it('records at 16 kHz for G.722', async () => {
       const c = call(G722_FORMAT);
       const { result } = await startRecording(c, { maxSeconds: 0.6 });
-      talk(c, sine(440, 16000, 16000));
+      talk(c, sine(440, 16000, 16000, LEVEL));
       const { path, seconds, stoppedBy } = await result;
       assert.equal(stoppedBy, 'max');
       const wav = readWav(await readFile(path));
@@ -791,7 +740,7 @@ describe('MediaEndpoint', () => {
       talk(c, noise(800, 12));
       assert.equal(heard.length, 10);
       assert.equal(c.leg.sent.length, 5);
-      assert.deepEqual(decodeAll(c.leg.sent, PCMU), concat(...heard.slice(0, 5)));
+      assert.deepEqual(decodeAll(c.leg.sent, PCMU), concat(heard.slice(0, 5)));
       assertOneStream(c.leg.sent);
     });
 

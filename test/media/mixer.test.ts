@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConferenceMixer, type MixerParticipant, type MixerSampleRate } from '../../src/media/mixer.js';
+import { concat } from '../support/pcm-signals.js';
+import { peak, rms, toneLevel, withinDb } from '../support/tone-measure.js';
 
 /** A phase-continuous sine, handed out one 20 ms frame at a time. */
 class Tone {
@@ -19,38 +21,6 @@ class Tone {
     }
     return frame;
   }
-}
-
-/** Amplitude of one frequency in samples[start, start + length), by the Goertzel algorithm. */
-function toneLevel(samples: Int16Array, start: number, length: number, frequency: number, sampleRate: number): number {
-  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
-  let previous = 0;
-  let beforePrevious = 0;
-  for (let i = start; i < start + length; i++) {
-    const current = samples[i] + coefficient * previous - beforePrevious;
-    beforePrevious = previous;
-    previous = current;
-  }
-  const power = previous * previous + beforePrevious * beforePrevious - coefficient * previous * beforePrevious;
-  return (2 * Math.sqrt(Math.max(0, power))) / length;
-}
-
-function concat(frames: Int16Array[]): Int16Array {
-  const all = new Int16Array(frames.reduce((sum, f) => sum + f.length, 0));
-  let offset = 0;
-  for (const f of frames) {
-    all.set(f, offset);
-    offset += f.length;
-  }
-  return all;
-}
-
-function peak(samples: Int16Array): number {
-  return samples.reduce((max, s) => Math.max(max, Math.abs(s)), 0);
-}
-
-function rms(samples: Int16Array): number {
-  return Math.sqrt(samples.reduce((sum, s) => sum + s * s, 0) / samples.length);
 }
 
 interface Seat {
@@ -96,8 +66,6 @@ class Room {
 const SPEECH_LEVEL = 8000;
 /** 100 ms windows: every test tone is a multiple of 10 Hz, so it falls exactly on a Goertzel bin. */
 const windowOf = (sampleRate: number): number => sampleRate / 10;
-const withinDb = (level: number, expected: number, db: number): boolean =>
-  Math.abs(20 * Math.log10(level / expected)) <= db;
 
 describe('ConferenceMixer', () => {
   it('lets each of three participants hear exactly the other two, never itself', () => {

@@ -20,6 +20,12 @@ import {
 import { RtpSender } from '../../src/media/rtp/rtp-sender.js';
 import { TONE_PLANS } from '../../src/media/tones.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { sine } from '../support/pcm-signals.js';
+import { rtpPayload } from '../support/rtp-test-packets.js';
+import { rms } from '../support/tone-measure.js';
+
+/** Amplitude of the test sines, as loud as speech. */
+const LEVEL = 8000;
 
 /** A FakeClock whose timers can fire late, as they do when the event loop is busy, and whose wall time can step. */
 class UnsteadyClock implements Clock {
@@ -48,11 +54,6 @@ class UnsteadyClock implements Clock {
   }
 }
 
-function sine(frequency: number, sampleRate: number, samples: number, amplitude = 8000): Int16Array {
-  const step = (2 * Math.PI * frequency) / sampleRate;
-  return Int16Array.from({ length: samples }, (_, i) => Math.round(amplitude * Math.sin(step * i)));
-}
-
 /** Frequency from the rising zero crossings (interpolated between samples), between the first and the last. */
 function measuredFrequency(samples: Int16Array, sampleRate: number): number {
   const rising: number[] = [];
@@ -62,10 +63,6 @@ function measuredFrequency(samples: Int16Array, sampleRate: number): number {
     if (before < 0 && after >= 0) rising.push(i - 1 + before / (before - after));
   }
   return ((rising.length - 1) * sampleRate) / (rising.at(-1)! - rising[0]!);
-}
-
-function rms(samples: Int16Array): number {
-  return Math.sqrt(samples.reduce((sum, s) => sum + s * s, 0) / samples.length);
 }
 
 /** Everything a source gives, read `chunk` samples at a time until it reports its end. */
@@ -236,7 +233,7 @@ describe('PCM sources', () => {
     [16000, 8000],
   ] as const) {
     it(`RateAdapter turns ${from} Hz into ${to} Hz: same length, tone and level`, () => {
-      const input = sine(1000, from, from);
+      const input = sine(1000, from, from, LEVEL);
       const adapted = new RateAdapter(new BufferSource(input, from), to);
       assert.equal(adapted.sampleRate, to);
       const output = drain(adapted, 160);
@@ -250,13 +247,13 @@ describe('PCM sources', () => {
   }
 
   it('RateAdapter gives the same samples however the reads are cut, odd lengths included', () => {
-    const input = sine(700, 8000, 999);
+    const input = sine(700, 8000, 999, LEVEL);
     const whole = drain(new RateAdapter(new BufferSource(input, 8000), 16000), 320);
     for (const chunk of [1, 3, 7, 161]) {
       assert.deepEqual(drain(new RateAdapter(new BufferSource(input, 8000), 16000), chunk), whole, `chunks of ${chunk}`);
     }
-    const down = drain(new RateAdapter(new BufferSource(sine(700, 16000, 999), 16000), 8000), 160);
-    assert.deepEqual(drain(new RateAdapter(new BufferSource(sine(700, 16000, 999), 16000), 8000), 3), down);
+    const down = drain(new RateAdapter(new BufferSource(sine(700, 16000, 999, LEVEL), 16000), 8000), 160);
+    assert.deepEqual(drain(new RateAdapter(new BufferSource(sine(700, 16000, 999, LEVEL), 16000), 8000), 3), down);
   });
 
   it('RateAdapter refuses rates it cannot convert', () => {
@@ -288,7 +285,7 @@ function decodeAll(codec: CodecInstance, packets: Uint8Array[]): Int16Array {
   const frame = new Int16Array(640);
   const out: number[] = [];
   for (const packet of packets) {
-    const payload = packet.subarray(RTP_HEADER_BYTES);
+    const payload = rtpPayload(packet);
     const samples = codec.decode(payload, payload.length, frame);
     out.push(...frame.subarray(0, samples));
   }
@@ -304,7 +301,7 @@ describe('Player', () => {
     const clock = new FakeClock(1_000_000);
     const out = capture(clock);
     const player = new Player({ clock, codec: PCMU.create(), payloadType: PCMU.staticPayloadType, send: out.send });
-    const audio = sine(440, 8000, 8000);
+    const audio = sine(440, 8000, 8000, LEVEL);
     player.play(new BufferSource(audio, 8000));
     assert.equal(player.playing, true);
     clock.advance(2000);
@@ -365,7 +362,7 @@ describe('Player', () => {
     const clock = new FakeClock();
     const out = capture(clock);
     const player = new Player({ clock, codec: G722.create(), payloadType: G722.staticPayloadType, send: out.send });
-    player.play(new BufferSource(sine(1000, 16000, 16000), 16000));
+    player.play(new BufferSource(sine(1000, 16000, 16000, LEVEL), 16000));
     clock.advance(2000);
     assert.equal(out.packets.length, 50);
     assert.ok(out.packets.every((p) => p.length === RTP_HEADER_BYTES + 160 && rtpPayloadType(p) === 9));
@@ -383,7 +380,7 @@ describe('Player', () => {
       const clock = new FakeClock();
       const out = capture(clock);
       const player = new Player({ clock, codec: codec.create(), payloadType: codec.staticPayloadType, send: out.send });
-      player.play(new BufferSource(sine(1000, sourceRate, sourceRate / 2), sourceRate));
+      player.play(new BufferSource(sine(1000, sourceRate, sourceRate / 2, LEVEL), sourceRate));
       clock.advance(1000);
       assert.equal(out.packets.length, 25, codec.name);
       const decoded = decodeAll(codec.create(), out.packets);

@@ -8,25 +8,9 @@ import type { MixerSampleRate } from '../../src/media/mixer.js';
 import { CallRecorder, type RecordingLimit, type RecordingMode } from '../../src/media/recorder.js';
 import { readWav } from '../../src/media/wav.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { toneLevel, withinDb } from '../support/tone-measure.js';
 
 const LEVEL = 8000;
-
-/** Amplitude of one frequency in samples[start, start + length), by the Goertzel algorithm. */
-function toneLevel(samples: Int16Array, start: number, length: number, frequency: number, sampleRate: number): number {
-  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
-  let previous = 0;
-  let beforePrevious = 0;
-  for (let i = start; i < start + length; i++) {
-    const current = samples[i] + coefficient * previous - beforePrevious;
-    beforePrevious = previous;
-    previous = current;
-  }
-  const power = previous * previous + beforePrevious * beforePrevious - coefficient * previous * beforePrevious;
-  return (2 * Math.sqrt(Math.max(0, power))) / length;
-}
-
-const withinDb = (level: number, expected: number, db: number): boolean =>
-  Math.abs(20 * Math.log10(level / expected)) <= db;
 
 /**
  * One side of a call: every 20 ms, starting `offsetMs` into the call, a decoded frame of a sine

@@ -3,12 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Downsampler2x, Upsampler2x } from '../../src/media/resample.js';
-
-function tone(frequency: number, sampleRate: number, count: number, amplitude: number): Int16Array {
-  const samples = new Int16Array(count);
-  for (let i = 0; i < count; i++) samples[i] = Math.round(amplitude * Math.sin((2 * Math.PI * frequency * i) / sampleRate));
-  return samples;
-}
+import { sine } from '../support/pcm-signals.js';
+import { zeroCrossingFrequency } from '../support/tone-measure.js';
 
 function rmsDb(samples: Int16Array): number {
   let sum = 0;
@@ -26,13 +22,6 @@ function componentDb(samples: Int16Array, frequency: number, sampleRate: number)
   }
   const amplitude = (2 * Math.hypot(inPhase, quadrature)) / samples.length;
   return 20 * Math.log10(amplitude / Math.SQRT2);
-}
-
-/** Frequency from the count of sign changes: two per period. */
-function zeroCrossingFrequency(samples: Int16Array, sampleRate: number): number {
-  let crossings = 0;
-  for (let i = 1; i < samples.length; i++) if (samples[i - 1] < 0 !== samples[i] < 0) crossings++;
-  return (crossings / 2) * (sampleRate / (samples.length - 1));
 }
 
 /** Runs `input` through `resampler` in frames of the given sizes, cycling through them. */
@@ -61,11 +50,11 @@ const SETTLE_16K = 800;
 describe('Upsampler2x', () => {
   it('writes two samples per input sample: 160 in, 320 out', () => {
     const out = new Int16Array(320);
-    assert.equal(new Upsampler2x().process(tone(1000, 8000, 160, 1000), 160, out), 320);
+    assert.equal(new Upsampler2x().process(sine(1000, 8000, 160, 1000), 160, out), 320);
   });
 
   it('turns a 1 kHz tone at 8 kHz into a 1 kHz tone at 16 kHz at the same level (±1 dB)', () => {
-    const input = tone(1000, 8000, 8000, 10000);
+    const input = sine(1000, 8000, 8000, 10000);
     const output = inFrames(new Upsampler2x(), input, [160]);
     assert.equal(output.length, 16000);
     const settled = output.subarray(SETTLE_16K);
@@ -74,13 +63,13 @@ describe('Upsampler2x', () => {
   });
 
   it('keeps the 7 kHz image of a 1 kHz tone more than 30 dB below the tone', () => {
-    const output = inFrames(new Upsampler2x(), tone(1000, 8000, 8000, 10000), [160]).subarray(SETTLE_16K);
+    const output = inFrames(new Upsampler2x(), sine(1000, 8000, 8000, 10000), [160]).subarray(SETTLE_16K);
     const rejection = componentDb(output, 1000, 16000) - componentDb(output, 7000, 16000);
     assert.ok(rejection > 30, `image ${rejection.toFixed(1)} dB down`);
   });
 
   it('gives the same output whatever the frame sizes, as its state carries over', () => {
-    const input = tone(1300, 8000, 2000, 12000);
+    const input = sine(1300, 8000, 2000, 12000);
     assert.deepEqual(inFrames(new Upsampler2x(), input, [7, 160, 1, 33]), inFrames(new Upsampler2x(), input, [2000]));
   });
 });
@@ -88,11 +77,11 @@ describe('Upsampler2x', () => {
 describe('Downsampler2x', () => {
   it('writes one sample per input pair: 320 in, 160 out', () => {
     const out = new Int16Array(160);
-    assert.equal(new Downsampler2x().process(tone(1000, 16000, 320, 1000), 320, out), 160);
+    assert.equal(new Downsampler2x().process(sine(1000, 16000, 320, 1000), 320, out), 160);
   });
 
   it('turns a 1 kHz tone at 16 kHz into a 1 kHz tone at 8 kHz at the same level (±1 dB)', () => {
-    const input = tone(1000, 16000, 16000, 10000);
+    const input = sine(1000, 16000, 16000, 10000);
     const output = inFrames(new Downsampler2x(), input, [320]);
     assert.equal(output.length, 8000);
     const settled = output.subarray(SETTLE_8K);
@@ -101,14 +90,14 @@ describe('Downsampler2x', () => {
   });
 
   it('attenuates a 6 kHz tone, which would alias to 2 kHz, by more than 30 dB', () => {
-    const input = tone(6000, 16000, 16000, 20000);
+    const input = sine(6000, 16000, 16000, 20000);
     const output = inFrames(new Downsampler2x(), input, [320]);
     const attenuation = rmsDb(input.subarray(SETTLE_16K)) - rmsDb(output.subarray(SETTLE_8K));
     assert.ok(attenuation > 30, `attenuation ${attenuation.toFixed(1)} dB`);
   });
 
   it('gives the same output whatever the frame sizes, odd ones splitting pairs included', () => {
-    const input = tone(900, 16000, 4000, 12000);
+    const input = sine(900, 16000, 4000, 12000);
     assert.deepEqual(inFrames(new Downsampler2x(), input, [1, 320, 5, 64]), inFrames(new Downsampler2x(), input, [4000]));
   });
 

@@ -14,6 +14,7 @@ import {
   type ToneName,
   type ToneSpec,
 } from '../../src/media/tones.js';
+import { toneLevel } from '../support/tone-measure.js';
 
 const TONE_NAMES: ToneName[] = ['ringback', 'busy', 'congestion', 'beep', 'dial', 'waiting'];
 const REQUIRED_COUNTRIES = ['us', 'uk', 'de', 'fr', 'it', 'es', 'nl', 'au', 'jp', 'cn', 'in', 'br'];
@@ -22,19 +23,9 @@ const RATES = [8000, 16000];
 /** G.711's full-scale sine is +3.14 dBm0, which fixes where 0 dBm0 sits in 16-bit PCM. */
 const toDbm0 = (peak: number) => 20 * Math.log10(peak / 32767) + 3.14;
 
-/** Level in dBm0 of the `hz` component of pcm[start, start + length), by Goertzel. */
-function levelAt(pcm: Int16Array, start: number, length: number, hz: number, rate: number): number {
-  const coefficient = 2 * Math.cos((2 * Math.PI * hz) / rate);
-  let s1 = 0;
-  let s2 = 0;
-  for (let n = start; n < start + length; n++) {
-    const s = pcm[n]! + coefficient * s1 - s2;
-    s2 = s1;
-    s1 = s;
-  }
-  const power = (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (length * length);
-  return toDbm0(2 * Math.sqrt(power));
-}
+/** Level in dBm0 of the `hz` component of pcm[start, start + length). */
+const levelAt = (pcm: Int16Array, start: number, length: number, hz: number, rate: number): number =>
+  toDbm0(toneLevel(pcm, start, length, hz, rate));
 
 function rmsDbm0(pcm: Int16Array, start: number, length: number): number {
   let sum = 0;
