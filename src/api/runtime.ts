@@ -19,6 +19,10 @@ export interface ApiRuntime {
   activeCalls(): ActiveCallInfo[];
   /** false when no such call */
   hangupCall(id: string): boolean;
+  /** undefined when no such call; rejects with RecordingRefusedError when it cannot be recorded */
+  startRecording(id: string, mode: 'both' | 'caller' | 'callee'): Promise<{ file: string } | undefined>;
+  /** undefined when no such call or it is not being recorded */
+  stopRecording(id: string): Promise<{ file: string; seconds: number } | undefined>;
   /** used when a request body omits domain */
   defaultDomain(): string;
   /** lets the registrar drop cached bindings */

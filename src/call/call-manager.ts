@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { RequestAuthenticator } from '../auth/request-authenticator.js';
 import type { MediaRelay } from '../media/relay/media-relay.js';
 import { SdpRelayError, type MediaStreamState } from '../media/relay/media-session.js';
 import { parseSdp } from '../media/sdp/session-sdp.js';
+import { NothingToRecordError, RelayedCallRecording } from '../media/relay/relayed-recording.js';
+import type { RecordingMode } from '../media/recorder.js';
 import { Dialog, dialogId, uriToEndpoint } from '../dialog/dialog.js';
 import type { DomainDirectory } from '../registrar/domain-directory.js';
 import type { LocationService } from '../registrar/location-service.js';
@@ -33,6 +37,8 @@ export interface CallManagerDeps {
   applications?: ApplicationDirectory;
   /** what services get besides the call; required with applications */
   services?: ServiceContext;
+  /** where call recordings go (<data-dir>/recordings) */
+  recordingsDir?: string;
   clock: Clock;
   logger: Logger;
   onCallEnded: (record: NewCallRecord) => void;
@@ -47,7 +53,11 @@ export interface ActiveCall {
   startedAt: number;
   answeredAt: number | null;
   media: MediaStreamState[];
+  /** the recording in progress, as a path inside the data directory */
+  recording: { file: string; mode: RecordingMode } | null;
 }
+
+export class RecordingRefusedError extends Error {}
 
 interface LegRef {
   call: Call;
@@ -83,6 +93,7 @@ export class CallManager {
       startedAt: c.startedAt,
       answeredAt: c.answeredAt,
       media: c.describeMedia(),
+      recording: null,
     }));
     return [...local, ...[...this.calls.values()].map((c): ActiveCall => ({
       id: c.id,
@@ -93,6 +104,7 @@ export class CallManager {
       startedAt: c.startedAt,
       answeredAt: c.answeredAt,
       media: c.media?.describe() ?? [],
+      recording: c.recording ? { file: c.recording.file, mode: c.recording.mode } : null,
     }))];
   }
 
@@ -117,6 +129,45 @@ export class CallManager {
       this.failCaller(call, 487, 'Request Terminated', 'cancelled', 'system', reason);
     }
     return true;
+  }
+
+  /**
+   * Records an answered, relayed call to <recordingsDir>/YYYY-MM-DD/<id>.wav until stopRecording() or its
+   * end. Undefined for an unknown call; RecordingRefusedError says why one cannot be recorded.
+   */
+  async startRecording(id: string, mode: RecordingMode): Promise<{ file: string } | undefined> {
+    const call = this.calls.get(id);
+    if (!call) return undefined;
+    if (call.state !== 'answered') throw new RecordingRefusedError('the call is not answered yet');
+    if (!call.media) throw new RecordingRefusedError('the call\'s media does not pass through the server (direct media)');
+    if (call.recording) throw new RecordingRefusedError(`the call is already being recorded to ${call.recording.file}`);
+    const dir = this.deps.recordingsDir;
+    if (!dir) throw new RecordingRefusedError('recording is not available on this server');
+    const day = new Date(this.deps.clock.now()).toISOString().slice(0, 10);
+    const file = path.join('recordings', day, `${call.id}.wav`);
+    await mkdir(path.join(dir, day), { recursive: true });
+    const placeholder = { file, mode, recording: undefined as RelayedCallRecording | undefined };
+    call.recording = placeholder;
+    try {
+      placeholder.recording = await RelayedCallRecording.start(call.media, path.join(dir, day, `${call.id}.wav`), mode, this.deps.clock);
+    } catch (err) {
+      call.recording = undefined;
+      if (err instanceof NothingToRecordError) throw new RecordingRefusedError(err.message);
+      throw err;
+    }
+    // the call may have ended while the file opened; end() could not stop what did not exist yet
+    if (!this.calls.has(call.id)) await placeholder.recording.stop();
+    return { file };
+  }
+
+  /** Stops a recording; undefined when the call is unknown or not being recorded. */
+  async stopRecording(id: string): Promise<{ file: string; seconds: number } | undefined> {
+    const call = this.calls.get(id);
+    const rec = call?.recording;
+    if (!call || !rec?.recording) return undefined;
+    call.recording = undefined;
+    const done = await rec.recording.stop();
+    return { file: rec.file, seconds: done.seconds };
   }
 
   /** Stops taking new calls and ends the active ones. */
@@ -198,6 +249,7 @@ export class CallManager {
       answeredAt: null,
       noAnswerTimer: undefined,
       media: undefined,
+      recording: undefined,
       rseqMap: new Map(),
       nextRseq: 1,
       callerAcked: false,
@@ -730,6 +782,9 @@ export class CallManager {
     if (call.state === 'ended') return;
     call.state = 'ended';
     this.deps.clock.clearTimer(call.noAnswerTimer);
+    const recording = call.recording?.recording;
+    call.recording = undefined;
+    recording?.stop().catch((err: unknown) => this.deps.logger.warn({ err: String(err), call: call.id }, 'could not finish a call recording'));
     call.media?.close();
     this.calls.delete(call.id);
     // keep the dialogs briefly so late retransmissions and the ACK still find their call

@@ -1,5 +1,7 @@
 import type { Dialog } from '../dialog/dialog.js';
 import type { MediaSession } from '../media/relay/media-session.js';
+import type { RecordingMode } from '../media/recorder.js';
+import type { RelayedCallRecording } from '../media/relay/relayed-recording.js';
 import type { Endpoint, SipRequest } from '../sip/message.js';
 import type { CallRecord, EndReason, NewCallRecord } from '../store/types.js';
 import type { ClientTransaction, ServerTransaction } from '../transaction/layer.js';
@@ -42,6 +44,8 @@ export interface Call {
   noAnswerTimer: unknown;
   /** the relay carrying the call's audio; undefined while it opens, or with media passed through */
   media: MediaSession | undefined;
+  /** a recording in progress; `recording` is unset while it opens its file */
+  recording: { file: string; mode: RecordingMode; recording: RelayedCallRecording | undefined } | undefined;
   /** reliable provisionals relayed to the caller: our RSeq -> the branch and its RSeq */
   rseqMap: Map<number, { branch: Branch; rseq: number }>;
   nextRseq: number;

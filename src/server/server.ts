@@ -192,6 +192,7 @@ async function startOnStore(
     media,
     applications: new BuiltinApplications(() => ({ echoTest: vars.features.echo_test }), opts.applications),
     services: serviceContext,
+    recordingsDir: join(dataDir, 'recordings'),
     clock,
     logger,
     onCallEnded: (record) => {
@@ -223,6 +224,8 @@ async function startOnStore(
     listeners: () => stack.listeners(),
     activeCalls: () => calls.list(),
     hangupCall: (id) => calls.hangup(id),
+    startRecording: (id, mode) => calls.startRecording(id, mode),
+    stopRecording: (id) => calls.stopRecording(id),
     defaultDomain: () => domains.defaultDomain,
     onExtensionDeleted: (domain, number) => location.removeAll(domain, number),
     onDomainsChanged: () => domains.reload(),

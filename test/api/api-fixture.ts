@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ensureAdminCredential } from '../../src/api/admin-credential.js';
 import type { ActiveCallInfo, ApiRuntime } from '../../src/api/runtime.js';
+import { RecordingRefusedError } from '../../src/call/call-manager.js';
 import { buildApi } from '../../src/api/server.js';
 import { openSqliteStore } from '../../src/store/sqlite-store.js';
 import type { Store } from '../../src/store/types.js';
@@ -18,6 +19,10 @@ export class FakeRuntime implements ApiRuntime {
   calls: ActiveCallInfo[] = [];
   readonly deletedExtensions: string[] = [];
   readonly hungUp: string[] = [];
+  /** call id -> mode of the recordings started through the API */
+  readonly recordings = new Map<string, string>();
+  /** when set, startRecording refuses with this reason */
+  refuseRecording: string | undefined;
   domainChanges = 0;
 
   listeners() {
@@ -30,6 +35,16 @@ export class FakeRuntime implements ApiRuntime {
     const known = this.calls.some((call) => call.id === id);
     if (known) this.hungUp.push(id);
     return known;
+  }
+  async startRecording(id: string, mode: 'both' | 'caller' | 'callee') {
+    if (!this.calls.some((call) => call.id === id)) return undefined;
+    if (this.refuseRecording) throw new RecordingRefusedError(this.refuseRecording);
+    this.recordings.set(id, mode);
+    return { file: `recordings/2024-05-01/${id}.wav` };
+  }
+  async stopRecording(id: string) {
+    if (!this.recordings.delete(id)) return undefined;
+    return { file: `recordings/2024-05-01/${id}.wav`, seconds: 12.5 };
   }
   defaultDomain() {
     return DEFAULT_DOMAIN;

@@ -3,11 +3,14 @@
 // latching, hijack protection, the media timeout, and ports given back on every end.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { linearToUlaw } from '../../src/media/codecs/g711.js';
+import { readWav } from '../../src/media/wav.js';
 import { freeConsecutivePorts } from '../support/ports.js';
+import { toneContent } from '../support/tone-measure.js';
 import { startSwitchboard, type Switchboard } from '../support/server.js';
 import { runSipp, sippInjection, sippScenario, startSipp, type SippHandle, type SippResult } from '../support/sipp.js';
 
@@ -65,6 +68,14 @@ class RtpEndpoint {
   close(): void {
     this.socket.close();
   }
+}
+
+/** 20 ms of a PCMU sine at `hz`, packet `seq` of its stream. */
+function pcmuTone(seq: number, ssrc: number, hz: number): Buffer {
+  const payload = Buffer.alloc(160);
+  for (let i = 0; i < 160; i++) payload[i] = linearToUlaw(Math.round(10000 * Math.sin((2 * Math.PI * hz * (seq * 160 + i)) / 8000)));
+  const header = rtpPacket(ssrc, seq, '').subarray(0, 12);
+  return Buffer.concat([header, payload]);
 }
 
 /** A 12-byte RTP header (PCMU) and a payload that names the packet. */
@@ -236,6 +247,31 @@ describe('media relay (SIPp signalling, RTP from the test)', { timeout: 90_000 }
     calleeRtp.send(rtpPacket(0x2222, 1, 'reply'), call.media[0]!.callee.relayPort);
     await until('reply at the new source', () => (callerNewSource.received.length === 1 ? true : undefined));
     assert.equal(callerRtp.received.length, 0);
+    assert.equal((await callerRun).code, 0);
+  });
+
+  it('records a relayed call with both parties mixed while the audio keeps flowing (POST/DELETE /calls/{id}/recording)', async () => {
+    const callerRtp = await endpoint();
+    const calleeRtp = await endpoint();
+    const { call, callerRun } = await placeCall(callerRtp.port, calleeRtp.port, 'uac-call', { hold_ms: '3500' });
+    const [stream] = call.media;
+    const started = await server.api<{ file: string }>('POST', `/api/v1/calls/${call.id}/recording`);
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    assert.equal((await server.api('POST', `/api/v1/calls/${call.id}/recording`)).status, 409, 'one recording at a time');
+    const startedAt = performance.now();
+    for (let seq = 0; seq < 75; seq++) {
+      callerRtp.send(pcmuTone(seq, 0x1111, 440), stream!.caller.relayPort);
+      calleeRtp.send(pcmuTone(seq, 0x2222, 1000), stream!.callee.relayPort);
+      await sleep(Math.max(0, startedAt + (seq + 1) * 20 - performance.now()));
+    }
+    const stopped = await server.api<{ file: string; seconds: number }>('DELETE', `/api/v1/calls/${call.id}/recording`);
+    assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+    assert.equal(stopped.body.file, started.body.file);
+    assert.ok(stopped.body.seconds > 1 && stopped.body.seconds < 3, `${stopped.body.seconds} s recorded`);
+    assert.ok(calleeRtp.received.length >= 70 && callerRtp.received.length >= 70, 'both parties still heard each other');
+    const wav = readWav(await readFile(path.join(dataDir, stopped.body.file)));
+    const audio = wav.samples.subarray(1600);
+    assert.ok(toneContent(audio, 440).share > 0.2 && toneContent(audio, 1000).share > 0.2, 'both tones in the mix');
     assert.equal((await callerRun).code, 0);
   });
 

@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { RecordingRefusedError } from '../../call/call-manager.js';
 import type { ActiveCallInfo } from '../runtime.js';
 import { ErrorResponse, notFound } from '../errors.js';
 import type { ResourcePluginOptions } from './plugin-options.js';
@@ -20,6 +21,15 @@ const MediaStreamView = Type.Object({
   heldBy: Type.Union([Type.Literal('caller'), Type.Literal('callee'), Type.Null()]),
 });
 
+const RecordingMode = Type.Union([Type.Literal('both'), Type.Literal('caller'), Type.Literal('callee')], {
+  description: 'both parties mixed, or what one of them says',
+});
+
+const RecordingView = Type.Object({
+  file: Type.String({ description: 'path of the WAV file inside the data directory' }),
+  mode: RecordingMode,
+});
+
 const ActiveCallView = Type.Object({
   id: Type.String(),
   domain: Type.String(),
@@ -29,6 +39,7 @@ const ActiveCallView = Type.Object({
   startedAt: Type.String({ format: 'date-time' }),
   answeredAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   media: Type.Array(MediaStreamView, { description: 'relayed streams; empty while the relay opens or when media flows directly' }),
+  recording: Type.Union([RecordingView, Type.Null()], { description: 'the recording in progress, if any' }),
 });
 
 const CallParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -45,6 +56,40 @@ export const callRoutes: FastifyPluginAsyncTypebox<ResourcePluginOptions> = asyn
   app.get('/calls', {
     schema: { summary: 'Calls in progress', tags: ['calls'], response: { 200: Type.Array(ActiveCallView) } },
   }, async () => runtime.activeCalls().map(describe));
+
+  app.post('/calls/:id/recording', {
+    schema: {
+      summary: 'Start recording an answered call',
+      description: '?mode=both (default), caller or callee. Writes <data-dir>/recordings/YYYY-MM-DD/<id>.wav (16-bit PCM, 8 kHz) until the recording is stopped or the call ends. 409 when the call is not answered, already recorded, or its media does not pass through the server.',
+      tags: ['calls'],
+      params: CallParams,
+      querystring: Type.Object({ mode: Type.Optional(RecordingMode) }),
+      response: { 201: Type.Object({ file: Type.String() }), 404: ErrorResponse, 409: ErrorResponse },
+    },
+  }, async (request, reply) => {
+    let started;
+    try {
+      started = await runtime.startRecording(request.params.id, request.query.mode ?? 'both');
+    } catch (err) {
+      if (err instanceof RecordingRefusedError) return reply.code(409).send({ error: err.message });
+      throw err;
+    }
+    if (!started) throw notFound(`no active call with id ${request.params.id}`);
+    return reply.code(201).send(started);
+  });
+
+  app.delete('/calls/:id/recording', {
+    schema: {
+      summary: 'Stop recording a call',
+      tags: ['calls'],
+      params: CallParams,
+      response: { 200: Type.Object({ file: Type.String(), seconds: Type.Number() }), 404: ErrorResponse },
+    },
+  }, async (request) => {
+    const stopped = await runtime.stopRecording(request.params.id);
+    if (!stopped) throw notFound(`no recording of an active call with id ${request.params.id}`);
+    return stopped;
+  });
 
   app.delete('/calls/:id', {
     schema: { summary: 'Hang up a call in progress', tags: ['calls'], params: CallParams, response: { 204: Type.Null(), 404: ErrorResponse } },

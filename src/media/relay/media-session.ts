@@ -1,5 +1,5 @@
 import { parseSdp, rewriteSdp, type Direction, type SdpStream, type StreamRewrite } from '../sdp/session-sdp.js';
-import type { RelayLeg } from './relay-leg.js';
+import type { PacketHandler, RelayLeg } from './relay-leg.js';
 
 export type Side = 'caller' | 'callee';
 
@@ -15,6 +15,8 @@ export interface RelayedStream {
   readonly described: Record<Side, SdpStream | undefined>;
   /** the side that put the other on hold, if any */
   heldBy: Side | undefined;
+  /** while set, RTP goes through JS so each packet can also be looked at (a recording) */
+  taps: Record<Side, PacketHandler> | undefined;
 }
 
 /** Hooks for what the server itself plays into a leg (music on hold). */
@@ -73,6 +75,7 @@ export class MediaSession {
         legs: { caller: pair.caller, callee: pair.callee },
         described: { caller: undefined, callee: undefined },
         heldBy: undefined,
+        taps: undefined,
       };
       this.bridge(stream);
       return stream;
@@ -108,6 +111,18 @@ export class MediaSession {
     }));
   }
 
+  /**
+   * Every RTP packet of stream `index` from each side is also handed to `taps[side]`; undefined stops
+   * that. The packets then take the slower way through JS, so only calls being recorded pay for it.
+   */
+  tap(index: number, taps: Record<Side, PacketHandler> | undefined): void {
+    const stream = this.streams[index];
+    if (!stream || this.closed) return;
+    stream.taps = taps;
+    if (stream.heldBy === undefined) this.bridge(stream);
+    else this.unbridge(stream);
+  }
+
   get onHold(): boolean {
     return this.streams.some((s) => s.heldBy !== undefined);
   }
@@ -116,6 +131,7 @@ export class MediaSession {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.streams) {
+      s.taps = undefined;
       if (s.heldBy) this.hold?.stopHoldMusic(s, otherSide(s.heldBy));
       for (const leg of [s.legs.caller, s.legs.callee]) {
         leg.forwardRtpTo(undefined);
@@ -176,16 +192,34 @@ export class MediaSession {
 
   private bridge(stream: RelayedStream): void {
     const { caller, callee } = stream.legs;
-    caller.forwardRtpTo(callee);
-    callee.forwardRtpTo(caller);
     caller.forwardRtcpTo(callee);
     callee.forwardRtcpTo(caller);
+    const taps = stream.taps;
+    if (!taps) {
+      caller.onRtp = callee.onRtp = undefined;
+      caller.forwardRtpTo(callee);
+      callee.forwardRtpTo(caller);
+      return;
+    }
+    caller.forwardRtpTo(undefined);
+    callee.forwardRtpTo(undefined);
+    caller.onRtp = (p, n) => {
+      taps.caller(p, n);
+      callee.sendRtp(p, n);
+    };
+    callee.onRtp = (p, n) => {
+      taps.callee(p, n);
+      caller.sendRtp(p, n);
+    };
   }
 
   /** On hold the held party hears music instead, and what it sends reaches nobody; RTCP still flows. */
   private unbridge(stream: RelayedStream): void {
-    stream.legs.caller.forwardRtpTo(undefined);
-    stream.legs.callee.forwardRtpTo(undefined);
+    const { caller, callee } = stream.legs;
+    caller.forwardRtpTo(undefined);
+    callee.forwardRtpTo(undefined);
+    caller.onRtp = stream.taps?.caller;
+    callee.onRtp = stream.taps?.callee;
   }
 }
 
