@@ -37,15 +37,15 @@ async function until<T>(what: string, probe: () => T | undefined, waitMs = 10_00
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function soxTone(file: string, hz: number, seconds = 30): Promise<string> {
-  await execFileAsync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', file, 'synth', String(seconds), 'sine', String(hz), 'vol', '0.5']);
+async function soxTone(file: string, hz: number, seconds = 30, rate = 8000): Promise<string> {
+  await execFileAsync('sox', ['-n', '-r', String(rate), '-c', '1', '-b', '16', '-e', 'signed-integer', file, 'synth', String(seconds), 'sine', String(hz), 'vol', '0.5']);
   return file;
 }
 
-async function heard(recordDir: string): Promise<Int16Array> {
+async function heard(recordDir: string): Promise<{ samples: Int16Array; sampleRate: number }> {
   const files = (await readdir(recordDir)).filter((f) => f.endsWith('-dec.wav'));
   assert.equal(files.length, 1, `one received-audio recording in ${recordDir}: ${files.join(', ')}`);
-  return readWav(await readFile(path.join(recordDir, files[0]!))).samples;
+  return readWav(await readFile(path.join(recordDir, files[0]!)));
 }
 
 interface RtpIn {
@@ -138,7 +138,7 @@ describe('services on the media endpoint (in-process server, real phones)', { ti
     });
   }
 
-  async function phone(user: string, options: { audioSource?: string; record?: boolean } = {}): Promise<{ phone: Baresip; recordDir: string }> {
+  async function phone(user: string, options: { audioSource?: string; record?: boolean; codec?: 'G722' } = {}): Promise<{ phone: Baresip; recordDir: string }> {
     const recordDir = await mkdtemp(path.join(work, `rec-${user}-`));
     const p = await startBaresip({
       user,
@@ -146,6 +146,7 @@ describe('services on the media endpoint (in-process server, real phones)', { ti
       serverPort: pbx.sipPort,
       audioSource: options.audioSource,
       recordDir: options.record ? recordDir : undefined,
+      codec: options.codec,
     });
     await p.waitRegistered();
     return { phone: p, recordDir };
@@ -245,13 +246,15 @@ describe('services on the media endpoint (in-process server, real phones)', { ti
     }
   });
 
-  it('joins three phones in a conference where each hears the other two', async () => {
+  it('joins three phones in a conference, one of them on G.722, where each hears the other two', async () => {
     const tones = { '5004': 440, '5005': 1000, '5006': 1700 } as const;
+    const wideband = '5006';
     const parties: Array<{ phone: Baresip; recordDir: string; user: keyof typeof tones }> = [];
     try {
       for (const user of Object.keys(tones) as Array<keyof typeof tones>) {
-        const src = await soxTone(path.join(work, `conf-${user}.wav`), tones[user]);
-        const { phone: p, recordDir } = await phone(user, { audioSource: src, record: true });
+        const g722 = user === wideband;
+        const src = await soxTone(path.join(work, `conf-${user}.wav`), tones[user], 30, g722 ? 16000 : 8000);
+        const { phone: p, recordDir } = await phone(user, { audioSource: src, record: true, codec: g722 ? 'G722' : undefined });
         parties.push({ phone: p, recordDir, user });
         assert.ok((await p.dial(`sip:7004@${HOST}:${pbx.sipPort}`)).ok);
         await p.waitEvent('CALL_ESTABLISHED', 10_000);
@@ -260,11 +263,12 @@ describe('services on the media endpoint (in-process server, real phones)', { ti
       for (const { phone: p } of parties) await p.hangup();
       for (const { phone: p } of parties) await p.stop();
       for (const { user, recordDir } of parties) {
-        const samples = await heard(recordDir);
+        const { samples, sampleRate } = await heard(recordDir);
+        assert.equal(sampleRate, user === wideband ? 16000 : 8000, `${user} decoded ${user === wideband ? 'G.722' : 'G.711'}`);
         // the last two seconds: everyone is in the room
-        const tail = samples.subarray(Math.max(0, samples.length - 16000));
+        const tail = samples.subarray(Math.max(0, samples.length - 2 * sampleRate));
         for (const other of Object.keys(tones) as Array<keyof typeof tones>) {
-          const { share } = toneContent(tail, tones[other]);
+          const { share } = toneContent(tail, tones[other], sampleRate);
           if (other === user) assert.ok(share < 0.02, `${user} does not hear itself (${(share * 100).toFixed(2)}%)`);
           else assert.ok(share > 0.2, `${user} hears ${other}'s ${tones[other]} Hz (${(share * 100).toFixed(1)}%)`);
         }

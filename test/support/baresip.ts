@@ -26,6 +26,8 @@ export interface BaresipOptions {
   audioSource?: string;
   /** Directory where each call's sent and received audio are written as dump-*-enc.wav / dump-*-dec.wav (sndfile module). */
   recordDir?: string;
+  /** The only codec the phone offers; default PCMU and PCMA. G722 wants a 16 kHz audioSource. */
+  codec?: 'G722';
 }
 
 export interface BaresipNamespace {
@@ -95,6 +97,7 @@ function configText(ports: ConfigPorts, options: BaresipOptions): string {
     `rtp_ports ${ports.rtp}-${ports.rtp + 3}`,
     'module_path /usr/lib/baresip/modules',
     'module g711.so',
+    ...(options.codec === 'G722' ? ['module g722.so'] : []),
     'module aubridge.so',
     ...(options.audioSource ? ['module aufile.so'] : []),
     ...(options.recordDir ? ['module sndfile.so', `snd_path ${options.recordDir}`] : []),
@@ -154,7 +157,9 @@ export async function startBaresip(options: BaresipOptions): Promise<Baresip> {
   const transportParam = transport === 'tcp' ? ';transport=tcp' : '';
   const aor = `sip:${options.user}@${domain}:${options.serverPort}`;
   await writeFile(path.join(dir, 'config'), configText({ sip: sipPort, control: controlPort, rtp: rtpPort }, options));
-  await writeFile(path.join(dir, 'accounts'), `<${aor}${transportParam}>;auth_pass=${options.password};regint=60\n`);
+  // baresip names a codec by its PCM rate, not its RTP clock (G.722 samples at 16 kHz, RFC 3551 clocks it at 8000)
+  const codecs = options.codec ? `;audio_codecs=${options.codec}/16000/1` : '';
+  await writeFile(path.join(dir, 'accounts'), `<${aor}${transportParam}>;auth_pass=${options.password};regint=60${codecs}\n`);
   await writeFile(path.join(dir, 'contacts'), '');
 
   const [program, ...args] = [...(options.namespace?.commandPrefix ?? []), 'baresip', '-f', dir];
