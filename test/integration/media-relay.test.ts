@@ -331,3 +331,39 @@ describe('media relay (SIPp signalling, RTP from the test)', { timeout: 90_000 }
     for (const port of ports) assert.ok(await canBind(port), `port ${port} is free again`);
   });
 });
+
+describe('a server behind NAT: [media] public_address', { timeout: 60_000 }, () => {
+  it('is the address written into the SDP the server sends, instead of the local one', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sb-media-public-'));
+    await writeFile(path.join(dataDir, 'mss_var_param.ini'), '[media]\npublic_address = 192.0.2.50\n');
+    const server = await startSwitchboard({ dataDir });
+    try {
+      const target = `${HOST}:${server.sipPort}`;
+      const [caller, callee] = ['8701', '8702'];
+      for (const n of [caller, callee]) await server.createExtension(n, `Pw-${n}-Pub`);
+      const phone = await startSipp({
+        scenario: sippScenario('uas-answer-log-headers'),
+        register: true,
+        target,
+        injection: sippInjection([{ number: callee, password: `Pw-${callee}-Pub` }]),
+        keys: { expires: '120', wait_ms: '15000' },
+        timeoutMs: 20_000,
+      });
+      await phone.waitForLog(`registered ${callee}`, 5_000);
+      const result = await runSipp({
+        scenario: sippScenario('uac-call'),
+        target,
+        injection: sippInjection([{ number: caller, password: `Pw-${caller}-Pub` }]),
+        keys: { callee, hold_ms: '300' },
+        timeoutMs: 15_000,
+      });
+      assert.equal(result.code, 0, explain('caller', result));
+      const calleeResult = await phone.done;
+      assert.equal(calleeResult.code, 0, explain('callee', calleeResult));
+      assert.match(calleeResult.log, /invite-sdp-address c=IN IP4 192\.0\.2\.50\b/);
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
