@@ -45,12 +45,18 @@ const PROBE_TIMEOUT_MS = 5_000;
 const WARM_UP_MS = 2_000;
 const TAIL_MS = 1_000;
 
+export type RelayEngineChoice = 'native' | 'node';
+
 export interface MediaRelayOptions {
   calls: number;
   seconds: number;
+  /** the server's `[media] relay_engine`; undefined leaves it at its default (auto) */
+  engine?: RelayEngineChoice;
 }
 
 export interface MediaRelayFigures {
+  /** The relay engine the server says it started with. */
+  engine: string;
   callsAsked: number;
   /** Calls answered, with the server's relay address on both legs: the calls that carried media. */
   established: number;
@@ -90,17 +96,32 @@ export interface MediaRelayFigures {
   passed: boolean;
 }
 
-/** Starts Switchboard with a relay port range: by environment, which bench/switchboard.ts passes on to the child. */
-async function startWithRelay(rtpPorts: string): Promise<Switchboard> {
+/**
+ * Starts Switchboard with a relay port range and engine: by environment (SWITCHBOARD_RTP_PORTS,
+ * SWITCHBOARD_RELAY_ENGINE), which bench/switchboard.ts passes on to the child.
+ */
+async function startWithRelay(rtpPorts: string, engine: RelayEngineChoice | undefined): Promise<Switchboard> {
   const [sipPort, httpsPort] = (await freePorts(2)) as [number, number];
-  const previous = process.env.SWITCHBOARD_RTP_PORTS;
-  process.env.SWITCHBOARD_RTP_PORTS = rtpPorts;
+  const settings: Record<string, string | undefined> = { SWITCHBOARD_RTP_PORTS: rtpPorts, SWITCHBOARD_RELAY_ENGINE: engine };
+  const previous = Object.fromEntries(Object.keys(settings).map((name) => [name, process.env[name]]));
+  const set = (values: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  set(settings);
   try {
     return await startSwitchboard(sipPort, httpsPort);
   } finally {
-    if (previous === undefined) delete process.env.SWITCHBOARD_RTP_PORTS;
-    else process.env.SWITCHBOARD_RTP_PORTS = previous;
+    set(previous);
   }
+}
+
+/** The engine the server logged at start ("media relay engine"), so the figures say what was measured. */
+function relayEngineOf(server: Switchboard): string {
+  const match = /"engine":"(\w+)","msg":"media relay engine"/.exec(server.output());
+  return match?.[1] ?? 'unknown';
 }
 
 /** "20000-29999" as its number of ports; undefined when it is not a range. */
@@ -190,7 +211,8 @@ export async function measureMediaRelay(options: MediaRelayOptions, log: (messag
   if (rangeSize < portsNeeded) throw new Error(`relay range ${rtpPorts} is too small for ${calls} calls (${portsNeeded} ports)`);
 
   const blasterBinary = buildBlaster(workDir);
-  const server = await startWithRelay(rtpPorts);
+  const server = await startWithRelay(rtpPorts, options.engine);
+  const engine = relayEngineOf(server);
   let callerUa: SipUserAgent | undefined;
   let calleeUa: SipUserAgent | undefined;
   let blaster: Blaster | undefined;
@@ -199,7 +221,7 @@ export async function measureMediaRelay(options: MediaRelayOptions, log: (messag
     const callees = userRange(FIRST_CALLEE, calls);
     const provisionStarted = Date.now();
     await server.provision([...callers, ...callees, PROBE_CALLER, PROBE_CALLEE]);
-    log(`${server.name} media: relay ports ${rtpPorts}, ${2 * calls + 2} extensions in ${((Date.now() - provisionStarted) / 1000).toFixed(1)} s`);
+    log(`${server.name} media: ${engine} relay engine, ports ${rtpPorts}, ${2 * calls + 2} extensions in ${((Date.now() - provisionStarted) / 1000).toFixed(1)} s`);
 
     // Bound first, so the ports the calls offer stay ours while the calls are set up.
     blaster = await startBlaster(blasterBinary, calls, seconds, workDir);
@@ -246,6 +268,7 @@ export async function measureMediaRelay(options: MediaRelayOptions, log: (messag
     const lossRatio = report.lossRatio;
     const addedJitterP99Ms = report.addedJitterUs.p99 / 1000;
     return {
+      engine,
       callsAsked: calls,
       established: answered.length,
       setupFailures: established.failures,

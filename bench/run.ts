@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureCalls, MAX_FAILURE_RATIO, type CallFigures } from './calls.js';
 import { startKamailio } from './kamailio.js';
-import { MAX_ADDED_JITTER_MS, MAX_MEDIA_LOSS_RATIO, measureMediaRelay, MIN_MEDIA_SECONDS, TARGET_MEDIA_CALLS, type MediaRelayFigures } from './media-relay.js';
+import {
+  MAX_ADDED_JITTER_MS, MAX_MEDIA_LOSS_RATIO, measureMediaRelay, MIN_MEDIA_SECONDS, TARGET_MEDIA_CALLS, type MediaRelayFigures, type RelayEngineChoice,
+} from './media-relay.js';
 import { measureMemory, TCP_SETTLE_MS, type MemoryFigures, type MemoryRun } from './memory.js';
 import { freePorts, runChild } from './processes.js';
 import { peakRssKb, rssKb } from './procfs.js';
@@ -40,11 +42,13 @@ interface Settings {
   onlyMedia: boolean;
   mediaCalls: number;
   mediaSeconds: number;
+  /** `[media] relay_engine` of the measured server; undefined: its default (auto) */
+  mediaEngine: RelayEngineChoice | undefined;
 }
 
 const USAGE = `usage: node dist/bench/run.js [--quick] [--only switchboard|kamailio] [--no-calls] [--no-memory] [--micro]
-                            [--media | --only-media] [--media-calls N] [--media-seconds S]`;
-const MEDIA_VALUE_FLAGS = ['--media-calls', '--media-seconds'];
+                            [--media | --only-media] [--media-calls N] [--media-seconds S] [--media-engine native|node]`;
+const MEDIA_VALUE_FLAGS = ['--media-calls', '--media-seconds', '--media-engine'];
 
 function parseArgs(argv: readonly string[]): Settings {
   const has = (flag: string) => argv.includes(flag);
@@ -71,6 +75,11 @@ function parseArgs(argv: readonly string[]): Settings {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
+  const engineArg = has('--media-engine') ? argv[argv.indexOf('--media-engine') + 1] : undefined;
+  if (engineArg !== undefined && engineArg !== 'native' && engineArg !== 'node') {
+    process.stderr.write(`--media-engine is native or node\n${USAGE}\n`);
+    process.exit(2);
+  }
   const quick = has('--quick');
   return {
     quick,
@@ -87,6 +96,7 @@ function parseArgs(argv: readonly string[]): Settings {
     onlyMedia: has('--only-media'),
     mediaCalls: wholeNumber('--media-calls', quick ? 100 : TARGET_MEDIA_CALLS, 1),
     mediaSeconds: wholeNumber('--media-seconds', quick ? 10 : 60, MIN_MEDIA_SECONDS),
+    mediaEngine: engineArg,
   };
 }
 
@@ -187,7 +197,7 @@ async function benchOne(kind: 'switchboard' | 'kamailio', settings: Settings): P
   // Also on an instance of its own: the relay's sockets and buffers are the figure, not the load phases' heap.
   if (kind === 'switchboard' && settings.media) {
     try {
-      figures.media = await measureMediaRelay({ calls: settings.mediaCalls, seconds: settings.mediaSeconds }, log);
+      figures.media = await measureMediaRelay({ calls: settings.mediaCalls, seconds: settings.mediaSeconds, engine: settings.mediaEngine }, log);
     } catch (error) {
       failed('media', error);
     }
@@ -234,7 +244,7 @@ function printDetails(figures: ServerFigures): void {
 function mediaDetails(media: MediaRelayFigures): string[] {
   const b = media.blaster;
   const lines = [
-    `  media relay, fresh instance: ${media.established}/${media.callsAsked} calls up (INVITE->180 at set-up median ${num(media.setupRingMedianMs, 1)} ms p99 ${num(media.setupRingP99Ms, 1)} ms), ` +
+    `  media relay (${media.engine} engine), fresh instance: ${media.established}/${media.callsAsked} calls up (INVITE->180 at set-up median ${num(media.setupRingMedianMs, 1)} ms p99 ${num(media.setupRingP99Ms, 1)} ms), ` +
       `RTP both ways for ${b.seconds} s: ${media.passed ? 'pass' : 'FAIL'}`,
     `    packets in ${num(media.packetsInPerSec)}/s, out ${num(media.packetsOutPerSec)}/s; sent ${num(b.sent)} of ${num(b.expected)} (${num(b.sendErrors)} refused by the kernel), lost ${num(b.lost)} (${pct(media.lossRatio)}), ` +
       `${num(b.duplicates)} duplicated, ${num(b.reordered)} reordered, ${num(b.foreign)} foreign, ${num(b.malformed)} altered, ${num(b.silentStreams)} silent streams; ${num(media.udpDrops)} UDP drops`,
@@ -263,6 +273,7 @@ function printTable(sb: ServerFigures | undefined, kam: ServerFigures | undefine
 function mediaRows(media: MediaRelayFigures | undefined): string[][] {
   return [
     ['Media relay: concurrent calls with RTP', media ? `${num(media.established)}` : '-', 'n/a', '', `>= ${num(TARGET_MEDIA_CALLS)}`],
+    ['  relay engine', media?.engine ?? '-', 'n/a', '', ''],
     ['  RTP loss', pct(media?.lossRatio), 'n/a', '', `< ${pct(MAX_MEDIA_LOSS_RATIO)}`],
     ['  added jitter p99 ms', num(media?.addedJitterP99Ms, 2), 'n/a', '', `< ${MAX_ADDED_JITTER_MS}`],
     ['  packets/s in / out', media ? `${num(media.packetsInPerSec)} / ${num(media.packetsOutPerSec)}` : '-', 'n/a', '', ''],

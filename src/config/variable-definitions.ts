@@ -37,6 +37,8 @@ export interface Variables {
     public_address: string;
     /** milliseconds a latched media source must be silent before another source of the party takes over */
     relatch_quiet_ms: number;
+    /** what relays the packets: auto (native when built, else node), native or node */
+    relay_engine: string;
     /** country whose ringback, busy, congestion and beep tones the server plays */
     tone_country: string;
     /** language of the voice prompts services play */
@@ -189,6 +191,10 @@ export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
   {
     section: 'media', name: 'relatch_quiet_ms', type: 'integer', default: 2000, min: 0, max: 60000, unit: 'milliseconds',
     description: 'how long a latched media source must be silent before a new source (new SSRC or port) from the same party address replaces it',
+  },
+  {
+    section: 'media', name: 'relay_engine', type: 'enum', default: 'auto', values: ['auto', 'native', 'node'],
+    description: 'what relays RTP: native (the C relay thread, Linux), node (Node sockets), or auto (native when it was built, else node with a warning); SWITCHBOARD_RELAY_ENGINE takes precedence',
   },
   {
     section: 'media', name: 'tone_country', type: 'enum', default: 'us', values: ['us', 'uk', 'de', 'fr', 'it', 'es', 'nl', 'au', 'jp', 'cn', 'in', 'br'],

@@ -20,6 +20,10 @@ import { StunServer } from '../stun/stun-server.js';
 import { MediaRelay } from '../media/relay/media-relay.js';
 import { parsePortRange } from '../media/relay/port-pool.js';
 import { NodeRelayEngine } from '../media/relay/node-relay-engine.js';
+import { loadNativeRelay } from '../media/relay/native-addon.js';
+import { NativeRelayEngine } from '../media/relay/native-relay-engine.js';
+import type { RelayEngine } from '../media/relay/relay-leg.js';
+import type { Clock } from '../transaction/clock.js';
 import type { Application } from '../call/local-call.js';
 import { BuiltinApplications } from '../services/application-directory.js';
 import { ConferenceBridge } from '../media/conference/conference-bridge.js';
@@ -77,6 +81,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await runCleanups(cleanups, logger);
     throw err;
   }
+}
+
+/** `[media] relay_engine`: the native relay when asked for or when it was built, else Node sockets. */
+function chooseRelayEngine(
+  choice: string,
+  ports: { first: number; last: number },
+  clock: Clock,
+  relatchQuietMs: number,
+  logger: Logger,
+): RelayEngine {
+  if (choice !== 'auto' && choice !== 'native' && choice !== 'node') {
+    throw new Error(`SWITCHBOARD_RELAY_ENGINE=${choice}: expected auto, native or node`);
+  }
+  if (choice !== 'node') {
+    const native = loadNativeRelay();
+    if (native.available) {
+      logger.info({ engine: 'native' }, 'media relay engine');
+      return new NativeRelayEngine(native.addon, ports.first, ports.last, clock, relatchQuietMs);
+    }
+    if (choice === 'native') throw new Error(`media relay engine "native" asked for, but the native relay is unavailable: ${native.reason}`);
+    logger.warn({ reason: native.reason }, 'native RTP relay unavailable: media relayed with Node sockets, which carry far fewer calls');
+  }
+  logger.info({ engine: 'node' }, 'media relay engine');
+  return new NodeRelayEngine(ports.first, ports.last, clock, relatchQuietMs);
 }
 
 /** Last in, first out, and each one runs even when an earlier one fails: the store must close. */
@@ -163,7 +191,7 @@ async function startOnStore(
     defaultLanguage: 'en',
   });
   const media = new MediaRelay({
-    engine: new NodeRelayEngine(rtpPorts.first, rtpPorts.last, clock, vars.media.relatch_quiet_ms),
+    engine: chooseRelayEngine(process.env.SWITCHBOARD_RELAY_ENGINE || vars.media.relay_engine, rtpPorts, clock, vars.media.relatch_quiet_ms, logger),
     clock,
     timeoutSeconds: () => vars.media.timeout,
     localAddressFor: (remote) => vars.media.public_address || stack.localAddressFor(remote),

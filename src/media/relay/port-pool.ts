@@ -29,9 +29,10 @@ function checkRange(first: number, last: number): void {
 
 /**
  * Even ports of the configured range, handed out least recently used first so that stray packets of an
- * ended call do not reach the next call on the same port.
+ * ended call do not reach the next call on the same port. Binding is the caller's: each engine binds its
+ * own kind of socket.
  */
-export class PortPool {
+export class PortNumbers {
   private readonly free: number[] = [];
   private head = 0;
   private readonly inUse = new Set<number>();
@@ -39,6 +40,11 @@ export class PortPool {
   constructor(readonly first: number, readonly last: number) {
     checkRange(first, last);
     for (let p = first + (first % 2); p + 1 <= last; p += 2) this.free.push(p);
+  }
+
+  /** the first even port of the range */
+  get firstEven(): number {
+    return this.first + (this.first % 2);
   }
 
   get capacity(): number {
@@ -49,16 +55,16 @@ export class PortPool {
     return this.inUse.size;
   }
 
-  /** Binds a pair on the wildcard address of `family`; undefined when every port is taken. */
-  async allocate(family: SocketFamily): Promise<PortPair | undefined> {
+  /** The least recently used port that `bind` takes (returns a value for), or undefined when none does. */
+  async allocate<T>(bind: (port: number) => T | undefined | Promise<T | undefined>): Promise<{ port: number; bound: T } | undefined> {
     const tries = this.free.length - this.head;
     for (let i = 0; i < tries; i++) {
       const port = this.take();
       if (port === undefined) return undefined;
-      const pair = await bindPair(port, family);
-      if (pair) {
+      const bound = await bind(port);
+      if (bound !== undefined) {
         this.inUse.add(port);
-        return pair;
+        return { port, bound };
       }
       // another program holds it: try it again only after the rest of the range
       this.free.push(port);
@@ -66,11 +72,11 @@ export class PortPool {
     return undefined;
   }
 
-  release(pair: PortPair): void {
-    if (!this.inUse.delete(pair.rtpPort)) return;
-    pair.rtp.close();
-    pair.rtcp.close();
-    this.free.push(pair.rtpPort);
+  /** Gives a port back; false when it was not handed out. */
+  release(port: number): boolean {
+    if (!this.inUse.delete(port)) return false;
+    this.free.push(port);
+    return true;
   }
 
   private take(): number | undefined {
@@ -82,6 +88,34 @@ export class PortPool {
       this.head = 0;
     }
     return port;
+  }
+}
+
+/** Port pairs bound as Node UDP sockets on the wildcard address. */
+export class PortPool {
+  private readonly numbers: PortNumbers;
+
+  constructor(first: number, last: number) {
+    this.numbers = new PortNumbers(first, last);
+  }
+
+  get capacity(): number {
+    return this.numbers.capacity;
+  }
+
+  get used(): number {
+    return this.numbers.used;
+  }
+
+  /** Binds a pair on the wildcard address of `family`; undefined when every port is taken. */
+  async allocate(family: SocketFamily): Promise<PortPair | undefined> {
+    return (await this.numbers.allocate((port) => bindPair(port, family)))?.bound;
+  }
+
+  release(pair: PortPair): void {
+    if (!this.numbers.release(pair.rtpPort)) return;
+    pair.rtp.close();
+    pair.rtcp.close();
   }
 }
 
