@@ -145,11 +145,13 @@ export class CallManager {
     if (!dir) throw new RecordingRefusedError('recording is not available on this server');
     const day = new Date(this.deps.clock.now()).toISOString().slice(0, 10);
     const file = path.join('recordings', day, `${call.id}.wav`);
-    await mkdir(path.join(dir, day), { recursive: true });
+    // taken before the first await, so a second request while the file opens is refused
     const placeholder = { file, mode, recording: undefined as RelayedCallRecording | undefined };
     call.recording = placeholder;
+    const media = call.media;
     try {
-      placeholder.recording = await RelayedCallRecording.start(call.media, path.join(dir, day, `${call.id}.wav`), mode, this.deps.clock);
+      await mkdir(path.join(dir, day), { recursive: true });
+      placeholder.recording = await RelayedCallRecording.start(media, path.join(dir, day, `${call.id}.wav`), mode, this.deps.clock);
     } catch (err) {
       call.recording = undefined;
       if (err instanceof NothingToRecordError) throw new RecordingRefusedError(err.message);
