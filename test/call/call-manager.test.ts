@@ -4,7 +4,7 @@ import type { SipRequest, SipResponse } from '../../src/sip/message.js';
 import {
   ANSWER_SDP, CALLER_CALL_ID, CALLER_CONTACT, CALLER_RECORD_ROUTE, CALLER_SOURCE, CALLER_TAG, CALLER_VIA_BRANCH,
   DEVICE_A, DEVICE_A_URI, DEVICE_B, DEVICE_B_URI, FakeServerTransaction, LATE_ANSWER_SDP, OFFER_SDP, OUR_ADDRESS, START,
-  callerCancel, callerInDialog, callerInvite, deliver, inviteTo, parse, reply, setup, toTagOf,
+  calleeInDialog, callerCancel, callerInDialog, callerInvite, deliver, inviteTo, reply, setup, toTagOf,
   type Harness, type InviteOptions, type SentRequest,
 } from './harness.js';
 
@@ -36,21 +36,6 @@ function answerByA(r: Ringing, opts: { sdp?: string } = {}): string {
   const ok = r.tx.responses.find((res) => res.status === 200);
   assert.ok(ok, 'the caller got a 200');
   return toTagOf(ok);
-}
-
-/** A request from device A inside its dialog with us. */
-function calleeInDialog(a: SentRequest, method: string, seq: number): SipRequest {
-  const req = parse<SipRequest>([
-    `${method} sip:${OUR_ADDRESS}:5060 SIP/2.0`,
-    `Via: SIP/2.0/UDP ${DEVICE_A.address}:${DEVICE_A.port};branch=z9hG4bKa${method}${seq}`,
-    'Max-Forwards: 70',
-    `From: <sip:200@example.com>;tag=tagA`,
-    `To: ${a.req.get('from')}`,
-    `Call-ID: ${a.req.callId}`,
-    `CSeq: ${seq} ${method}`,
-  ]);
-  req.source = DEVICE_A;
-  return req;
 }
 
 function headerValues(msg: SipRequest | SipResponse): string[] {

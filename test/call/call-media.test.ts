@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MediaRelay } from '../../src/media/relay/media-relay.js';
-import type { LegSignalling, PacketHandler, RelayEngine, RelayLeg, RtpPosition } from '../../src/media/relay/relay-leg.js';
 import { parseSdp, type SdpStream } from '../../src/media/sdp/session-sdp.js';
 import type { SipRequest, SipResponse } from '../../src/sip/message.js';
+import { FakeRelayEngine } from '../support/fake-relay.js';
 import {
-  ANSWER_SDP, CALLER_CALL_ID, CALLER_SOURCE, DEVICE_A, DEVICE_B, FakeServerTransaction, LATE_ANSWER_SDP, OUR_ADDRESS,
-  callerCancel, callerInDialog, callerInvite, deliver, inviteTo, parse, setup, toTagOf,
+  ANSWER_SDP, CALLER_CALL_ID, CALLER_SOURCE, DEVICE_A, DEVICE_B, FakeServerTransaction, LATE_ANSWER_SDP,
+  calleeInDialog, callerCancel, callerInDialog, callerInvite, deliver, inviteTo, setup, toTagOf,
   type Harness, type InviteOptions, type SentRequest,
 } from './harness.js';
 
@@ -17,76 +17,13 @@ const TO_CALLER = '203.0.113.1';
 const TO_CALLEE = '203.0.113.2';
 const MEDIA_TIMEOUT_SECONDS = 60;
 
-class FakeLeg implements RelayLeg {
-  readonly signalled: LegSignalling[] = [];
-  onRtp: PacketHandler | undefined;
-  received = 0;
-  dropped = 0;
-  lastReceivedAt = 0;
-  constructor(readonly rtpPort: number) {}
-  setSignalling(s: LegSignalling): void {
-    this.signalled.push(s);
-  }
-  forwardRtpTo(): void {}
-  forwardRtcpTo(): void {}
-  sendRtp(): void {}
-  lastRtp(): RtpPosition | undefined {
-    return undefined;
-  }
-  rtpDestination(): undefined {
-    return undefined;
-  }
-}
-
-/** Legs on ports 30000, 30002, …; counts legs opened and given back, and any given back twice. */
-class FakeEngine implements RelayEngine {
-  readonly opened: FakeLeg[] = [];
-  closed = 0;
-  doubleCloses = 0;
-  /** while set, openLeg waits for it: media still opening */
-  gate: Promise<void> | undefined;
-  private readonly live = new Set<RelayLeg>();
-
-  constructor(readonly capacity: number) {}
-
-  get used(): number {
-    return this.live.size;
-  }
-
-  async openLeg(): Promise<RelayLeg | undefined> {
-    await this.gate;
-    if (this.live.size >= this.capacity) return undefined;
-    const leg = new FakeLeg(30000 + 2 * this.opened.length);
-    this.opened.push(leg);
-    this.live.add(leg);
-    return leg;
-  }
-
-  closeLeg(leg: RelayLeg): void {
-    if (this.live.delete(leg)) this.closed++;
-    else this.doubleCloses++;
-  }
-
-  async close(): Promise<void> {}
-
-  /** Holds every openLeg until the returned function is called. */
-  holdOpening(): () => void {
-    let release!: () => void;
-    this.gate = new Promise((resolve) => (release = resolve));
-    return () => {
-      this.gate = undefined;
-      release();
-    };
-  }
-}
-
 interface MediaHarness {
   h: Harness;
-  engine: FakeEngine;
+  engine: FakeRelayEngine;
 }
 
 function withMedia(capacity = 100): MediaHarness {
-  const engine = new FakeEngine(capacity);
+  const engine = new FakeRelayEngine(capacity);
   const h = setup(undefined, (clock) => new MediaRelay({
     engine,
     clock,
@@ -130,20 +67,6 @@ function answerByA(r: Ringing, sdp = ANSWER_SDP): string {
   return toTagOf(ok);
 }
 
-function calleeInDialog(a: SentRequest, method: string, seq: number): SipRequest {
-  const req = parse<SipRequest>([
-    `${method} sip:${OUR_ADDRESS}:5060 SIP/2.0`,
-    `Via: SIP/2.0/UDP ${DEVICE_A.address}:${DEVICE_A.port};branch=z9hG4bKa${method}${seq}`,
-    'Max-Forwards: 70',
-    'From: <sip:200@example.com>;tag=tagA',
-    `To: ${a.req.get('from')}`,
-    `Call-ID: ${a.req.callId}`,
-    `CSeq: ${seq} ${method}`,
-  ]);
-  req.source = DEVICE_A;
-  return req;
-}
-
 function audioOf(msg: SipRequest | SipResponse): SdpStream {
   const sdp = parseSdp(msg.body.toString('utf8'));
   assert.ok(sdp, `SDP in the ${'method' in msg ? msg.method : msg.status}`);
@@ -152,14 +75,14 @@ function audioOf(msg: SipRequest | SipResponse): SdpStream {
 }
 
 /** Every leg the call opened is back with the engine, each exactly once. */
-function assertLegsBack(engine: FakeEngine, opened = 2): void {
+function assertLegsBack(engine: FakeRelayEngine, opened = 2): void {
   assert.equal(engine.opened.length, opened, 'legs opened');
   assert.equal(engine.closed, opened, 'legs given back');
   assert.equal(engine.used, 0);
   assert.equal(engine.doubleCloses, 0, 'no leg given back twice');
 }
 
-function assertLegsInUse(engine: FakeEngine): void {
+function assertLegsInUse(engine: FakeRelayEngine): void {
   assert.equal(engine.used, 2, 'the call still holds its legs');
 }
 

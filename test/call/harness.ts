@@ -265,6 +265,21 @@ export function callerInDialog(method: string, seq: number, ourTag: string, extr
   return req;
 }
 
+/** A request from device A inside its dialog with us. */
+export function calleeInDialog(a: SentRequest, method: string, seq: number): SipRequest {
+  const req = parse<SipRequest>([
+    `${method} sip:${OUR_ADDRESS}:5060 SIP/2.0`,
+    `Via: SIP/2.0/UDP ${DEVICE_A.address}:${DEVICE_A.port};branch=z9hG4bKa${method}${seq}`,
+    'Max-Forwards: 70',
+    'From: <sip:200@example.com>;tag=tagA',
+    `To: ${a.req.get('from')}`,
+    `Call-ID: ${a.req.callId}`,
+    `CSeq: ${seq} ${method}`,
+  ]);
+  req.source = DEVICE_A;
+  return req;
+}
+
 /** The caller's CANCEL of its INVITE (RFC 3261 §9.1: same Via, Call-ID, From, To, CSeq number). */
 export function callerCancel(): SipRequest {
   const req = parse<SipRequest>([

@@ -4,71 +4,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MediaRelay, type WatchedMedia } from '../../src/media/relay/media-relay.js';
 import type { HoldHandler, MediaSession } from '../../src/media/relay/media-session.js';
-import type { PacketHandler, RelayEngine, RelayLeg, RtpPosition, SocketFamily } from '../../src/media/relay/relay-leg.js';
 import { parseSdp } from '../../src/media/sdp/session-sdp.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { FakeRelayEngine, type FakeRelayLeg } from '../support/fake-relay.js';
 
 const START = 1_700_000_000_000;
 
-class FakeLeg implements RelayLeg {
-  onRtp: PacketHandler | undefined;
-  received = 0;
-  dropped = 0;
-  lastReceivedAt = 0;
-  constructor(readonly rtpPort: number, readonly family: SocketFamily) {}
-  setSignalling(): void {}
-  forwardRtpTo(): void {}
-  forwardRtcpTo(): void {}
-  sendRtp(): void {}
-  lastRtp(): RtpPosition | undefined {
-    return undefined;
-  }
-  rtpDestination(): undefined {
-    return undefined;
-  }
-}
-
-/** Hands out `capacity` legs; counts what was opened and given back, and any leg given back twice. */
-class FakeEngine implements RelayEngine {
-  readonly opened: FakeLeg[] = [];
-  readonly closedLegs: RelayLeg[] = [];
-  doubleCloses = 0;
-  engineClosed = false;
-  /** the n-th openLeg call (0-based) rejects, like an engine that failed */
-  failAt = -1;
-  private readonly live = new Set<RelayLeg>();
-
-  constructor(readonly capacity: number) {}
-
-  get used(): number {
-    return this.live.size;
-  }
-
-  async openLeg(family: SocketFamily): Promise<RelayLeg | undefined> {
-    if (this.opened.length === this.failAt) {
-      this.failAt = -1;
-      throw new Error('engine failure');
-    }
-    if (this.live.size >= this.capacity) return undefined;
-    const leg = new FakeLeg(30000 + 2 * this.opened.length, family);
-    this.opened.push(leg);
-    this.live.add(leg);
-    return leg;
-  }
-
-  closeLeg(leg: RelayLeg): void {
-    if (!this.live.delete(leg)) this.doubleCloses++;
-    this.closedLegs.push(leg);
-  }
-
-  async close(): Promise<void> {
-    this.engineClosed = true;
-  }
-}
-
 interface Fixture {
   clock: FakeClock;
-  engine: FakeEngine;
+  engine: FakeRelayEngine;
   relay: MediaRelay;
   /** [media timeout] in seconds, read at every check */
   timeout: { seconds: number };
@@ -78,7 +22,7 @@ const HOLD: HoldHandler = { startHoldMusic() {}, stopHoldMusic() {} };
 
 function fixture(capacity = 100, timeoutSeconds = 60): Fixture {
   const clock = new FakeClock(START);
-  const engine = new FakeEngine(capacity);
+  const engine = new FakeRelayEngine(capacity);
   const timeout = { seconds: timeoutSeconds };
   const relay = new MediaRelay({
     engine,
@@ -98,8 +42,8 @@ async function openSession(f: Fixture, streams = 1): Promise<MediaSession> {
   return session;
 }
 
-function legsOf(session: MediaSession): FakeLeg[] {
-  return session.streams.flatMap((s) => [s.legs.caller as FakeLeg, s.legs.callee as FakeLeg]);
+function legsOf(session: MediaSession): FakeRelayLeg[] {
+  return session.streams.flatMap((s) => [s.legs.caller as FakeRelayLeg, s.legs.callee as FakeRelayLeg]);
 }
 
 function timeouts(f: Fixture, media: WatchedMedia): { count: number } {
@@ -114,7 +58,7 @@ describe('MediaRelay.open', () => {
     const session = await f.relay.open({ streams: 2, signalling: { caller: '2001:db8::10', callee: '192.0.2.21' } });
     assert.ok(session);
     assert.equal(session.streams.length, 2);
-    assert.deepEqual(session.streams.map((s) => [(s.legs.caller as FakeLeg).family, (s.legs.callee as FakeLeg).family]), [[6, 4], [6, 4]]);
+    assert.deepEqual(session.streams.map((s) => [(s.legs.caller as FakeRelayLeg).family, (s.legs.callee as FakeRelayLeg).family]), [[6, 4], [6, 4]]);
     assert.equal(f.engine.used, 4);
   });
 
@@ -170,7 +114,7 @@ describe('MediaRelay.openLeg', () => {
     const f = fixture();
     const own = await f.relay.openLeg('2001:db8::10');
     assert.ok(own);
-    assert.equal((own.leg as FakeLeg).family, 6);
+    assert.equal((own.leg as FakeRelayLeg).family, 6);
     assert.equal(own.sdpAddress, '2001:db8::1');
     own.release();
     own.release();

@@ -3,48 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MediaSession, SdpRelayError, type HoldHandler, type RelayedStream, type Side } from '../../src/media/relay/media-session.js';
-import type { LegSignalling, PacketHandler, RelayLeg, RtpPosition } from '../../src/media/relay/relay-leg.js';
+import type { RelayLeg } from '../../src/media/relay/relay-leg.js';
 import { parseSdp, type ParsedSdp } from '../../src/media/sdp/session-sdp.js';
-
-/** A leg that keeps what the session told it. */
-class FakeLeg implements RelayLeg {
-  readonly signalled: LegSignalling[] = [];
-  rtpTo: RelayLeg | undefined;
-  rtcpTo: RelayLeg | undefined;
-  onRtp: PacketHandler | undefined;
-  received = 0;
-  dropped = 0;
-  lastReceivedAt = 0;
-
-  constructor(readonly rtpPort: number) {}
-
-  get signalling(): LegSignalling | undefined {
-    return this.signalled[this.signalled.length - 1];
-  }
-
-  setSignalling(s: LegSignalling): void {
-    this.signalled.push(s);
-  }
-
-  forwardRtpTo(other: RelayLeg | undefined): void {
-    this.rtpTo = other;
-  }
-
-  forwardRtcpTo(other: RelayLeg | undefined): void {
-    this.rtcpTo = other;
-  }
-
-  sendRtp(): void {}
-
-  lastRtp(): RtpPosition | undefined {
-    return undefined;
-  }
-
-  rtpDestination(): { address: string; port: number; latched: boolean } | undefined {
-    const s = this.signalling;
-    return s && s.port !== 0 ? { address: s.address, port: s.port, latched: false } : undefined;
-  }
-}
+import { FakeRelayLeg } from '../support/fake-relay.js';
 
 class HoldRecorder implements HoldHandler {
   readonly events: string[] = [];
@@ -64,14 +25,14 @@ const CALLEE_SIP = '192.0.2.21';
 
 interface Fixture {
   session: MediaSession;
-  legs: Array<Record<Side, FakeLeg>>;
+  legs: Array<Record<Side, FakeRelayLeg>>;
   hold: HoldRecorder;
   closed: RelayLeg[][];
 }
 
 function fixture(streams = 1, withHold = true): Fixture {
   const hold = new HoldRecorder();
-  const legs = Array.from({ length: streams }, (_, i) => ({ caller: new FakeLeg(30000 + 4 * i), callee: new FakeLeg(30002 + 4 * i) }));
+  const legs = Array.from({ length: streams }, (_, i) => ({ caller: new FakeRelayLeg(30000 + 4 * i), callee: new FakeRelayLeg(30002 + 4 * i) }));
   const closed: RelayLeg[][] = [];
   const addresses = { sdpAddress: (side: Side) => (side === 'caller' ? TO_CALLER : TO_CALLEE) };
   const session = new MediaSession(legs, addresses, withHold ? hold : undefined, (used) => closed.push(used));
@@ -91,7 +52,7 @@ function parsed(text: string): ParsedSdp {
   return p;
 }
 
-function assertBridged(pair: Record<Side, FakeLeg>): void {
+function assertBridged(pair: Record<Side, FakeRelayLeg>): void {
   assert.equal(pair.caller.rtpTo, pair.callee);
   assert.equal(pair.callee.rtpTo, pair.caller);
   assert.equal(pair.caller.rtcpTo, pair.callee);
