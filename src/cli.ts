@@ -56,7 +56,8 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--http-port <port>', 'plain HTTP port that redirects to HTTPS (0 disables)').env('SWITCHBOARD_HTTP_PORT').argParser(port).default(8080))
     .addOption(new Option('--stun-port <port>', 'STUN Binding server port, UDP (0 disables; default: [stun] port in mss_var_param.ini, 3478)').env('SWITCHBOARD_STUN_PORT').argParser(port))
     .addOption(new Option('--rtp-ports <first-last>', 'UDP port range of the media relay (default: [media] rtp_ports in mss_var_param.ini, 20000-29999)').env('SWITCHBOARD_RTP_PORTS').argParser(rtpPortRange))
-    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number; stunPort?: number; rtpPorts?: string }) => {
+    .addOption(new Option('--relay-engine <engine>', 'what relays RTP (default: [media] relay_engine in mss_var_param.ini, auto)').env('SWITCHBOARD_RELAY_ENGINE').choices(['auto', 'native', 'node']))
+    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number; stunPort?: number; rtpPorts?: string; relayEngine?: 'auto' | 'native' | 'node' }) => {
       const server = await startServer({
         dataDir: o.dataDir,
         bind: o.bind ?? [],
@@ -66,6 +67,7 @@ export async function main(argv: string[]): Promise<void> {
         httpPort: o.httpPort,
         stunPort: o.stunPort,
         rtpPorts: o.rtpPorts,
+        relayEngine: o.relayEngine,
         adminPassword: process.env.SWITCHBOARD_ADMIN_PASSWORD || undefined,
       });
       process.stdout.write(`${server.banner.join('\n')}\n`);

@@ -194,7 +194,7 @@ export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
   },
   {
     section: 'media', name: 'relay_engine', type: 'enum', default: 'auto', values: ['auto', 'native', 'node'],
-    description: 'what relays RTP: native (the C relay thread, Linux), node (Node sockets), or auto (native when it was built, else node with a warning); SWITCHBOARD_RELAY_ENGINE takes precedence',
+    description: 'what relays RTP: native (the C relay thread, Linux), node (Node sockets), or auto (native when it was built, else node with a warning); --relay-engine or SWITCHBOARD_RELAY_ENGINE take precedence',
   },
   {
     section: 'media', name: 'tone_country', type: 'enum', default: 'us', values: ['us', 'uk', 'de', 'fr', 'it', 'es', 'nl', 'au', 'jp', 'cn', 'in', 'br'],

@@ -50,6 +50,8 @@ export interface ServerOptions {
   stunPort: number | undefined;
   /** media relay ports "first-last"; undefined: the [media] rtp_ports variable */
   rtpPorts: string | undefined;
+  /** what relays RTP; undefined: the [media] relay_engine variable */
+  relayEngine?: 'auto' | 'native' | 'node';
   adminPassword: string | undefined;
   /** numbers answered by code of the embedding program, beside the built-in feature codes */
   applications?: ReadonlyMap<string, Application>;
@@ -91,9 +93,6 @@ function chooseRelayEngine(
   relatchQuietMs: number,
   logger: Logger,
 ): RelayEngine {
-  if (choice !== 'auto' && choice !== 'native' && choice !== 'node') {
-    throw new Error(`SWITCHBOARD_RELAY_ENGINE=${choice}: expected auto, native or node`);
-  }
   if (choice !== 'node') {
     const native = loadNativeRelay();
     if (native.available) {
@@ -191,7 +190,7 @@ async function startOnStore(
     defaultLanguage: 'en',
   });
   const media = new MediaRelay({
-    engine: chooseRelayEngine(process.env.SWITCHBOARD_RELAY_ENGINE || vars.media.relay_engine, rtpPorts, clock, vars.media.relatch_quiet_ms, logger),
+    engine: chooseRelayEngine(opts.relayEngine ?? vars.media.relay_engine, rtpPorts, clock, vars.media.relatch_quiet_ms, logger),
     clock,
     timeoutSeconds: () => vars.media.timeout,
     localAddressFor: (remote) => vars.media.public_address || stack.localAddressFor(remote),
