@@ -9,7 +9,7 @@ import { DigestAuthenticator } from '../auth/digest.js';
 import { RequestAuthenticator } from '../auth/request-authenticator.js';
 import { CallManager, type ActiveCall } from '../call/call-manager.js';
 import { loadVariables, VARIABLES_FILE_NAME, type Variables } from '../config/variables.js';
-import { createLogger, SipTrace, type Logger } from '../log/logger.js';
+import { createLogger, RateLimitedLog, SipTrace, type Logger } from '../log/logger.js';
 import { DomainDirectory } from '../registrar/domain-directory.js';
 import { LocationService } from '../registrar/location-service.js';
 import { RegistrarService } from '../registrar/registrar-service.js';
@@ -93,17 +93,19 @@ function chooseRelayEngine(
   relatchQuietMs: number,
   logger: Logger,
 ): RelayEngine {
+  const errors = new RateLimitedLog((msg, fields) => logger.error(fields, msg), 5, 60_000);
+  const reportHandlerError = (err: unknown) => errors.write('media handler failed; packet dropped', { err: err instanceof Error ? err.stack ?? err.message : String(err) });
   if (choice !== 'node') {
     const native = loadNativeRelay();
     if (native.available) {
       logger.info({ engine: 'native' }, 'media relay engine');
-      return new NativeRelayEngine(native.addon, ports.first, ports.last, clock, relatchQuietMs);
+      return new NativeRelayEngine(native.addon, ports.first, ports.last, clock, relatchQuietMs, reportHandlerError);
     }
     if (choice === 'native') throw new Error(`media relay engine "native" asked for, but the native relay is unavailable: ${native.reason}`);
     logger.warn({ reason: native.reason }, 'native RTP relay unavailable: media relayed with Node sockets, which carry far fewer calls');
   }
   logger.info({ engine: 'node' }, 'media relay engine');
-  return new NodeRelayEngine(ports.first, ports.last, clock, relatchQuietMs);
+  return new NodeRelayEngine(ports.first, ports.last, clock, relatchQuietMs, reportHandlerError);
 }
 
 /** Last in, first out, and each one runs even when an earlier one fails: the store must close. */

@@ -272,6 +272,26 @@ describe('native relay engine', { timeout: 60_000 }, () => {
     assert.equal(own.dropped, 0, 'a packet nobody takes is received, not dropped');
   });
 
+  it('a handler that throws loses that packet only: the error is reported and delivery goes on', async () => {
+    const reported: unknown[] = [];
+    const e = new NativeRelayEngine(addon, first, first + 39, clock, QUIET_MS, (err) => reported.push(err));
+    engines.push(e);
+    const own = await leg(e);
+    const phone = await party();
+    own.setSignalling(signalling(phone));
+    const heard: number[] = [];
+    own.onRtp = (packet) => {
+      const seq = packet.readUInt16BE(2);
+      if (seq === 2) throw new Error('a bug in one call\'s media code');
+      heard.push(seq);
+    };
+    await phone.sendAll([rtp(0x4444, 1), rtp(0x4444, 2), rtp(0x4444, 3)], own.rtpPort);
+    await until('packets 1 and 3', () => (heard.length >= 2 ? true : undefined));
+    assert.deepEqual(heard, [1, 3]);
+    assert.equal(reported.length, 1);
+    assert.match(String(reported[0]), /a bug in one call/);
+  });
+
   it('sends packets from JS to the signalled address before the first packet, to the latched one after; the buffer may be reused at once', async () => {
     const e = engine();
     const own = await leg(e);

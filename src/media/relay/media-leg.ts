@@ -1,7 +1,7 @@
 import type dgram from 'node:dgram';
 import { BlockList, isIPv6 } from 'node:net';
 import type { PortPair } from './port-pool.js';
-import type { LegSignalling, PacketHandler, RelayLeg, RtpPosition } from './relay-leg.js';
+import type { HandlerErrorReporter, LegSignalling, PacketHandler, RelayLeg, RtpPosition } from './relay-leg.js';
 import { stableCopy } from './send-ring.js';
 
 
@@ -58,6 +58,7 @@ export class MediaLeg implements RelayLeg {
     private readonly pair: PortPair,
     private readonly now: () => number,
     private readonly relatchQuietMs: number,
+    private readonly reportHandlerError: HandlerErrorReporter = () => {},
   ) {
     this.rtpPort = pair.rtpPort;
     this.lastReceivedAt = now();
@@ -165,7 +166,13 @@ export class MediaLeg implements RelayLeg {
     this.received++;
     if (!isRtp) this.rtcpTo?.forwardRtcp(msg, msg.length);
     else if (this.rtpTo) this.rtpTo.forwardRtp(msg, msg.length);
-    else this.onRtp?.(msg, msg.length);
+    else if (this.onRtp) {
+      try {
+        this.onRtp(msg, msg.length);
+      } catch (err) {
+        this.reportHandlerError(err);
+      }
+    }
   }
 
   private latch(remote: Remote, rinfo: dgram.RemoteInfo, ssrc: number, now: number): void {

@@ -2,7 +2,7 @@ import type { Clock } from '../../transaction/clock.js';
 import { isPrivateAddress } from './media-leg.js';
 import type { NativeEngineHandle, NativeRelayAddon } from './native-addon.js';
 import { PortNumbers } from './port-pool.js';
-import type { LegSignalling, PacketHandler, RelayEngine, RelayLeg, RtpPosition, SocketFamily } from './relay-leg.js';
+import type { HandlerErrorReporter, LegSignalling, PacketHandler, RelayEngine, RelayLeg, RtpPosition, SocketFamily } from './relay-leg.js';
 
 /** Packets for JS (the server's own legs) the relay thread can hold before JS drains them. */
 const RING_SLOTS = 2048;
@@ -40,6 +40,7 @@ export class NativeRelayEngine implements RelayEngine {
     lastPort: number,
     private readonly clock: Clock,
     relatchQuietMs: number,
+    private readonly reportHandlerError: HandlerErrorReporter = () => {},
   ) {
     this.ports = new PortNumbers(firstPort, lastPort);
     const ring = Buffer.alloc(RING_SLOTS * RING_SLOT_BYTES);
@@ -91,8 +92,6 @@ export class NativeRelayEngine implements RelayEngine {
 
   /** Called by the addon with ring slots [from, to) (modulo the slot count) to hand to the legs' handlers. */
   private readonly deliver = (from: number, to: number): void => {
-    let failure: unknown;
-    let failed = false;
     for (let i = from; i !== to; i = (i + 1) >>> 0) {
       const slot = i & (RING_SLOTS - 1);
       const handler = this.legs.get(this.meta[2 * slot]!)?.onRtp;
@@ -100,12 +99,9 @@ export class NativeRelayEngine implements RelayEngine {
       try {
         handler(this.slotViews[slot]!, this.meta[2 * slot + 1]!);
       } catch (err) {
-        // the rest of the batch is still delivered; the first error surfaces as an uncaught exception
-        if (!failed) failure = err;
-        failed = true;
+        this.reportHandlerError(err);
       }
     }
-    if (failed) throw failure;
   };
 }
 

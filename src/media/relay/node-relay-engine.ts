@@ -1,14 +1,20 @@
 import type { Clock } from '../../transaction/clock.js';
 import { MediaLeg } from './media-leg.js';
 import { PortPool } from './port-pool.js';
-import type { RelayEngine, RelayLeg, SocketFamily } from './relay-leg.js';
+import type { HandlerErrorReporter, RelayEngine, RelayLeg, SocketFamily } from './relay-leg.js';
 
 /** Relay legs on Node's own UDP sockets: one receive callback and one send per packet. */
 export class NodeRelayEngine implements RelayEngine {
   private readonly pool: PortPool;
   private readonly legs = new Set<MediaLeg>();
 
-  constructor(firstPort: number, lastPort: number, private readonly clock: Clock, private readonly relatchQuietMs: number) {
+  constructor(
+    firstPort: number,
+    lastPort: number,
+    private readonly clock: Clock,
+    private readonly relatchQuietMs: number,
+    private readonly reportHandlerError?: HandlerErrorReporter,
+  ) {
     this.pool = new PortPool(firstPort, lastPort);
   }
 
@@ -23,7 +29,7 @@ export class NodeRelayEngine implements RelayEngine {
   async openLeg(family: SocketFamily): Promise<RelayLeg | undefined> {
     const pair = await this.pool.allocate(family);
     if (!pair) return undefined;
-    const leg = new MediaLeg(pair, () => this.clock.now(), this.relatchQuietMs);
+    const leg = new MediaLeg(pair, () => this.clock.now(), this.relatchQuietMs, this.reportHandlerError);
     this.legs.add(leg);
     return leg;
   }

@@ -14,6 +14,12 @@ export interface LegSignalling {
 
 export type PacketHandler = (packet: Buffer, length: number) => void;
 
+/**
+ * Told when an onRtp handler throws: the packet is dropped and relaying goes on, because a bug in one
+ * call's media code must not end every call on the server.
+ */
+export type HandlerErrorReporter = (err: unknown) => void;
+
 /** Where the party's own RTP stream stands, so a stream the server sends in its place can continue it. */
 export interface RtpPosition {
   ssrc: number;
