@@ -55,7 +55,7 @@ export class Player {
       this.clock,
       this.frameMs,
       () => this.sendFrame(),
-      (frames) => this.sender.skip(frames * this.frameTicks),
+      (frames) => this.sender.advance(frames * this.frameTicks),
     );
   }
 
@@ -86,7 +86,7 @@ export class Player {
   private skipSilenceSinceLastPacket(): void {
     if (this.lastSentAt === undefined) return;
     const silentMs = this.clock.now() - this.lastSentAt - this.frameMs;
-    if (silentMs > 0) this.sender.skip(Math.round((silentMs * this.codec.clockRate) / 1000));
+    if (silentMs > 0) this.sender.advance(Math.round((silentMs * this.codec.clockRate) / 1000));
   }
 
   private sendFrame(): void {

@@ -220,7 +220,7 @@ describe('RtpSender', () => {
     assert.equal(rtpMarker(afterMark!), true);
     assert.equal(rtpMarker(plain!), false);
 
-    sender.skip(800);
+    sender.advance(800);
     const [afterGap, next] = packets(sender, 2, 160);
     assert.equal(rtpTimestamp(afterGap!), 1000 + 4 * 160 + 800, 'the gap moves the timestamp, not the sequence');
     assert.equal(rtpSequence(afterGap!), 104);

@@ -90,7 +90,7 @@ export class OutgoingStream {
     const now = this.clock.now();
     const event = events.next(this.eventPacket, RTP_HEADER_BYTES);
     if (event === undefined) {
-      this.sender.skip(Math.max(0, Math.round(((now - this.pressDueAt) * this.encoder.clockRate) / 1000)));
+      this.sender.advance(Math.max(0, Math.round(((now - this.pressDueAt) * this.encoder.clockRate) / 1000)));
       this.nextDueAt = now;
       return false;
     }
@@ -112,7 +112,7 @@ export class OutgoingStream {
     const now = this.clock.now();
     const silentMs = now - this.nextDueAt;
     if (silentMs <= toleranceMs) return;
-    this.sender.skip(Math.round((silentMs * this.encoder.clockRate) / 1000));
+    this.sender.advance(Math.round((silentMs * this.encoder.clockRate) / 1000));
     this.nextDueAt = now;
   }
 }

@@ -44,7 +44,7 @@ export class RtpSender {
   }
 
   /** Moves the timestamp over `clockTicks` not sent; what follows is a new talkspurt, so it is marked. */
-  skip(clockTicks: number): void {
+  advance(clockTicks: number): void {
     this.timestamp = (this.timestamp + clockTicks) >>> 0;
     this.markNext = true;
   }
