@@ -4,7 +4,7 @@
  * INVITE -> 180 under that load. See bench/README.md.
  */
 import { performance } from 'node:perf_hooks';
-import { buildBlaster, startBlaster, type Blaster, type BlasterReport, type CallPorts, type CallRelays } from './media/blaster.js';
+import { buildBlaster, pinAwayFromBlaster, startBlaster, type Blaster, type BlasterReport, type CallPorts, type CallRelays } from './media/blaster.js';
 import { paced, summarizeFailures } from './media/pacing.js';
 import { SipUserAgent, type OutgoingCall } from './media/sip-ua.js';
 import { freePorts, sleep } from './processes.js';
@@ -52,11 +52,17 @@ export interface MediaRelayOptions {
   seconds: number;
   /** the server's `[media] relay_engine`; undefined leaves it at its default (auto) */
   engine?: RelayEngineChoice;
+  /** the server's `[media] relay_realtime` */
+  realtime: boolean;
 }
 
 export interface MediaRelayFigures {
   /** The relay engine the server says it started with. */
   engine: string;
+  /** The relay thread's scheduling, as the server logged it: real-time, normal, or refused (asked, not allowed). */
+  relayPriority: string;
+  /** The cores the server ran on: those the blaster leaves it. */
+  serverCpus: string;
   callsAsked: number;
   /** Calls answered, with the server's relay address on both legs: the calls that carried media. */
   established: number;
@@ -100,9 +106,11 @@ export interface MediaRelayFigures {
  * Starts Switchboard with a relay port range and engine: by environment (SWITCHBOARD_RTP_PORTS,
  * SWITCHBOARD_RELAY_ENGINE), which bench/switchboard.ts passes on to the child.
  */
-async function startWithRelay(rtpPorts: string, engine: RelayEngineChoice | undefined): Promise<Switchboard> {
+async function startWithRelay(rtpPorts: string, engine: RelayEngineChoice | undefined, realtime: boolean): Promise<Switchboard> {
   const [sipPort, httpsPort] = (await freePorts(2)) as [number, number];
-  const settings: Record<string, string | undefined> = { SWITCHBOARD_RTP_PORTS: rtpPorts, SWITCHBOARD_RELAY_ENGINE: engine };
+  const settings: Record<string, string | undefined> = {
+    SWITCHBOARD_RTP_PORTS: rtpPorts, SWITCHBOARD_RELAY_ENGINE: engine, SWITCHBOARD_RELAY_REALTIME: realtime ? 'on' : 'off',
+  };
   const previous = Object.fromEntries(Object.keys(settings).map((name) => [name, process.env[name]]));
   const set = (values: Record<string, string | undefined>) => {
     for (const [name, value] of Object.entries(values)) {
@@ -122,6 +130,14 @@ async function startWithRelay(rtpPorts: string, engine: RelayEngineChoice | unde
 function relayEngineOf(server: Switchboard): string {
   const match = /"engine":"(\w+)","msg":"media relay engine"/.exec(server.output());
   return match?.[1] ?? 'unknown';
+}
+
+/** How the server says it scheduled the relay thread. */
+function relayPriorityOf(server: Switchboard): string {
+  const output = server.output();
+  if (output.includes('relay thread at real-time priority')) return 'real-time';
+  if (output.includes('real-time priority refused')) return 'refused';
+  return 'normal';
 }
 
 /** "20000-29999" as its number of ports; undefined when it is not a range. */
@@ -211,8 +227,11 @@ export async function measureMediaRelay(options: MediaRelayOptions, log: (messag
   if (rangeSize < portsNeeded) throw new Error(`relay range ${rtpPorts} is too small for ${calls} calls (${portsNeeded} ports)`);
 
   const blasterBinary = buildBlaster(workDir);
-  const server = await startWithRelay(rtpPorts, options.engine);
+  const server = await startWithRelay(rtpPorts, options.engine, options.realtime);
   const engine = relayEngineOf(server);
+  const relayPriority = relayPriorityOf(server);
+  // as on a real host, the load (the blaster) does not run on the server's cores
+  const serverCpus = pinAwayFromBlaster(server.pids());
   let callerUa: SipUserAgent | undefined;
   let calleeUa: SipUserAgent | undefined;
   let blaster: Blaster | undefined;
@@ -221,7 +240,7 @@ export async function measureMediaRelay(options: MediaRelayOptions, log: (messag
     const callees = userRange(FIRST_CALLEE, calls);
     const provisionStarted = Date.now();
     await server.provision([...callers, ...callees, PROBE_CALLER, PROBE_CALLEE]);
-    log(`${server.name} media: ${engine} relay engine, ports ${rtpPorts}, ${2 * calls + 2} extensions in ${((Date.now() - provisionStarted) / 1000).toFixed(1)} s`);
+    log(`${server.name} media: ${engine} relay engine (${relayPriority} priority) on CPUs ${serverCpus}, ports ${rtpPorts}, ${2 * calls + 2} extensions in ${((Date.now() - provisionStarted) / 1000).toFixed(1)} s`);
 
     // Bound first, so the ports the calls offer stay ours while the calls are set up.
     blaster = await startBlaster(blasterBinary, calls, seconds, workDir);
@@ -269,6 +288,8 @@ export async function measureMediaRelay(options: MediaRelayOptions, log: (messag
     const addedJitterP99Ms = report.addedJitterUs.p99 / 1000;
     return {
       engine,
+      relayPriority,
+      serverCpus,
       callsAsked: calls,
       established: answered.length,
       setupFailures: established.failures,

@@ -44,11 +44,14 @@ interface Settings {
   mediaSeconds: number;
   /** `[media] relay_engine` of the measured server; undefined: its default (auto) */
   mediaEngine: RelayEngineChoice | undefined;
+  /** `[media] relay_realtime` of the measured server (`--media-realtime on|off`, default on) */
+  mediaRealtime: boolean;
 }
 
 const USAGE = `usage: node dist/bench/run.js [--quick] [--only switchboard|kamailio] [--no-calls] [--no-memory] [--micro]
-                            [--media | --only-media] [--media-calls N] [--media-seconds S] [--media-engine native|node]`;
-const MEDIA_VALUE_FLAGS = ['--media-calls', '--media-seconds', '--media-engine'];
+                            [--media | --only-media] [--media-calls N] [--media-seconds S] [--media-engine native|node]
+                            [--media-realtime on|off]`;
+const MEDIA_VALUE_FLAGS = ['--media-calls', '--media-seconds', '--media-engine', '--media-realtime'];
 
 function parseArgs(argv: readonly string[]): Settings {
   const has = (flag: string) => argv.includes(flag);
@@ -80,6 +83,11 @@ function parseArgs(argv: readonly string[]): Settings {
     process.stderr.write(`--media-engine is native or node\n${USAGE}\n`);
     process.exit(2);
   }
+  const realtimeArg = has('--media-realtime') ? argv[argv.indexOf('--media-realtime') + 1] : 'on';
+  if (realtimeArg !== 'on' && realtimeArg !== 'off') {
+    process.stderr.write(`--media-realtime is on or off\n${USAGE}\n`);
+    process.exit(2);
+  }
   const quick = has('--quick');
   return {
     quick,
@@ -97,6 +105,7 @@ function parseArgs(argv: readonly string[]): Settings {
     mediaCalls: wholeNumber('--media-calls', quick ? 100 : TARGET_MEDIA_CALLS, 1),
     mediaSeconds: wholeNumber('--media-seconds', quick ? 10 : 60, MIN_MEDIA_SECONDS),
     mediaEngine: engineArg,
+    mediaRealtime: realtimeArg === 'on',
   };
 }
 
@@ -197,7 +206,7 @@ async function benchOne(kind: 'switchboard' | 'kamailio', settings: Settings): P
   // Also on an instance of its own: the relay's sockets and buffers are the figure, not the load phases' heap.
   if (kind === 'switchboard' && settings.media) {
     try {
-      figures.media = await measureMediaRelay({ calls: settings.mediaCalls, seconds: settings.mediaSeconds, engine: settings.mediaEngine }, log);
+      figures.media = await measureMediaRelay({ calls: settings.mediaCalls, seconds: settings.mediaSeconds, engine: settings.mediaEngine, realtime: settings.mediaRealtime }, log);
     } catch (error) {
       failed('media', error);
     }
@@ -244,7 +253,7 @@ function printDetails(figures: ServerFigures): void {
 function mediaDetails(media: MediaRelayFigures): string[] {
   const b = media.blaster;
   const lines = [
-    `  media relay (${media.engine} engine), fresh instance: ${media.established}/${media.callsAsked} calls up (INVITE->180 at set-up median ${num(media.setupRingMedianMs, 1)} ms p99 ${num(media.setupRingP99Ms, 1)} ms), ` +
+    `  media relay (${media.engine} engine, relay thread ${media.relayPriority} priority, server on CPUs ${media.serverCpus}), fresh instance: ${media.established}/${media.callsAsked} calls up (INVITE->180 at set-up median ${num(media.setupRingMedianMs, 1)} ms p99 ${num(media.setupRingP99Ms, 1)} ms), ` +
       `RTP both ways for ${b.seconds} s: ${media.passed ? 'pass' : 'FAIL'}`,
     `    packets in ${num(media.packetsInPerSec)}/s, out ${num(media.packetsOutPerSec)}/s; sent ${num(b.sent)} of ${num(b.expected)} (${num(b.sendErrors)} refused by the kernel), lost ${num(b.lost)} (${pct(media.lossRatio)}), ` +
       `${num(b.duplicates)} duplicated, ${num(b.reordered)} reordered, ${num(b.foreign)} foreign, ${num(b.malformed)} altered, ${num(b.silentStreams)} silent streams; ${num(media.udpDrops)} UDP drops`,
@@ -274,6 +283,7 @@ function mediaRows(media: MediaRelayFigures | undefined): string[][] {
   return [
     ['Media relay: concurrent calls with RTP', media ? `${num(media.established)}` : '-', 'n/a', '', `>= ${num(TARGET_MEDIA_CALLS)}`],
     ['  relay engine', media?.engine ?? '-', 'n/a', '', ''],
+    ['  relay thread priority', media?.relayPriority ?? '-', 'n/a', '', ''],
     ['  RTP loss', pct(media?.lossRatio), 'n/a', '', `< ${pct(MAX_MEDIA_LOSS_RATIO)}`],
     ['  added jitter p99 ms', num(media?.addedJitterP99Ms, 2), 'n/a', '', `< ${MAX_ADDED_JITTER_MS}`],
     ['  packets/s in / out', media ? `${num(media.packetsInPerSec)} / ${num(media.packetsOutPerSec)}` : '-', 'n/a', '', ''],

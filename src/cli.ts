@@ -31,6 +31,14 @@ function rtpPortRange(value: string): string {
 const ALL_INTERFACES = ['0.0.0.0', '::'];
 const DEFAULT_STUN_PORT = 3478;
 
+/** on/off for a flag that also comes from the environment, where "0" must not mean on */
+function onOff(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['on', 'yes', 'true', '1'].includes(v)) return true;
+  if (['off', 'no', 'false', '0'].includes(v)) return false;
+  throw new InvalidArgumentError(`"${value}" is not on or off`);
+}
+
 function addressList(value: string): string[] {
   return value
     .split(',')
@@ -57,7 +65,8 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--stun-port <port>', 'STUN Binding server port, UDP (0 disables; default: [stun] port in mss_var_param.ini, 3478)').env('SWITCHBOARD_STUN_PORT').argParser(port))
     .addOption(new Option('--rtp-ports <first-last>', 'UDP port range of the media relay (default: [media] rtp_ports in mss_var_param.ini, 20000-29999)').env('SWITCHBOARD_RTP_PORTS').argParser(rtpPortRange))
     .addOption(new Option('--relay-engine <engine>', 'what relays RTP (default: [media] relay_engine in mss_var_param.ini, auto)').env('SWITCHBOARD_RELAY_ENGINE').choices(['auto', 'native', 'node']))
-    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number; stunPort?: number; rtpPorts?: string; relayEngine?: 'auto' | 'native' | 'node' }) => {
+    .addOption(new Option('--relay-realtime [on|off]', 'run the native relay thread at real-time priority, needs root or CAP_SYS_NICE (default: [media] relay_realtime in mss_var_param.ini, off)').env('SWITCHBOARD_RELAY_REALTIME').preset('on').argParser(onOff))
+    .action(async (o: { dataDir: string; bind?: string[]; sipPort: number; tlsPort: number; httpsPort: number; httpPort: number; stunPort?: number; rtpPorts?: string; relayEngine?: 'auto' | 'native' | 'node'; relayRealtime?: boolean }) => {
       const server = await startServer({
         dataDir: o.dataDir,
         bind: o.bind ?? [],
@@ -68,6 +77,7 @@ export async function main(argv: string[]): Promise<void> {
         stunPort: o.stunPort,
         rtpPorts: o.rtpPorts,
         relayEngine: o.relayEngine,
+        relayRealtime: o.relayRealtime,
         adminPassword: process.env.SWITCHBOARD_ADMIN_PASSWORD || undefined,
       });
       process.stdout.write(`${server.banner.join('\n')}\n`);

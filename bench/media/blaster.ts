@@ -93,6 +93,21 @@ async function waitForLine(child: Child, text: string): Promise<void> {
 }
 
 /**
+ * Pins every thread of `pids` to the cores the blaster does not use, so the load generator and the server
+ * under test do not take turns on one core; the cores used, or "all" on a machine with one core.
+ */
+export function pinAwayFromBlaster(pids: readonly number[]): string {
+  const cores = os.availableParallelism();
+  if (cores <= BLASTER_CPU) return 'all';
+  const others = Array.from({ length: cores }, (_, i) => i).filter((cpu) => cpu !== BLASTER_CPU).join(',');
+  for (const pid of pids) {
+    const result = spawnSync('taskset', ['-a', '-p', '-c', others, String(pid)], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`taskset -a -p -c ${others} ${pid}: ${result.stderr || result.error?.message}`);
+  }
+  return others;
+}
+
+/**
  * Starts the blaster for `calls` calls of `seconds` each: it binds its ports at once (so nothing else can
  * take them while the calls are set up) and sends when told to go; pinned to one core when there are several.
  */

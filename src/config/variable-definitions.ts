@@ -39,6 +39,8 @@ export interface Variables {
     relatch_quiet_ms: number;
     /** what relays the packets: auto (native when built, else node), native or node */
     relay_engine: string;
+    /** run the native relay thread at real-time priority (SCHED_RR), when the process may */
+    relay_realtime: boolean;
     /** country whose ringback, busy, congestion and beep tones the server plays */
     tone_country: string;
     /** language of the voice prompts services play */
@@ -195,6 +197,10 @@ export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
   {
     section: 'media', name: 'relay_engine', type: 'enum', default: 'auto', values: ['auto', 'native', 'node'],
     description: 'what relays RTP: native (the C relay thread, Linux), node (Node sockets), or auto (native when it was built, else node with a warning); --relay-engine or SWITCHBOARD_RELAY_ENGINE take precedence',
+  },
+  {
+    section: 'media', name: 'relay_realtime', type: 'boolean', default: false,
+    description: 'run the native relay thread at real-time priority (SCHED_RR 1), so packets never wait for a busy CPU; needs root or CAP_SYS_NICE, else a warning at start and normal priority; --relay-realtime or SWITCHBOARD_RELAY_REALTIME take precedence',
   },
   {
     section: 'media', name: 'tone_country', type: 'enum', default: 'us', values: ['us', 'uk', 'de', 'fr', 'it', 'es', 'nl', 'au', 'jp', 'cn', 'in', 'br'],

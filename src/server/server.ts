@@ -52,6 +52,8 @@ export interface ServerOptions {
   rtpPorts: string | undefined;
   /** what relays RTP; undefined: the [media] relay_engine variable */
   relayEngine?: 'auto' | 'native' | 'node';
+  /** the relay thread at real-time priority; undefined: the [media] relay_realtime variable */
+  relayRealtime?: boolean;
   adminPassword: string | undefined;
   /** numbers answered by code of the embedding program, beside the built-in feature codes */
   applications?: ReadonlyMap<string, Application>;
@@ -88,6 +90,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 /** `[media] relay_engine`: the native relay when asked for or when it was built, else Node sockets. */
 function chooseRelayEngine(
   choice: string,
+  realtime: boolean,
   ports: { first: number; last: number },
   clock: Clock,
   relatchQuietMs: number,
@@ -99,12 +102,19 @@ function chooseRelayEngine(
     const native = loadNativeRelay();
     if (native.available) {
       logger.info({ engine: 'native' }, 'media relay engine');
-      return new NativeRelayEngine(native.addon, ports.first, ports.last, clock, relatchQuietMs, reportHandlerError);
+      const engine = new NativeRelayEngine(native.addon, ports.first, ports.last, clock, relatchQuietMs, reportHandlerError);
+      if (realtime) {
+        const refused = engine.useRealtimePriority();
+        if (refused) logger.warn({ reason: refused }, 'relay thread left at normal priority: real-time priority refused');
+        else logger.info('relay thread at real-time priority');
+      }
+      return engine;
     }
     if (choice === 'native') throw new Error(`media relay engine "native" asked for, but the native relay is unavailable: ${native.reason}`);
     logger.warn({ reason: native.reason }, 'native RTP relay unavailable: media relayed with Node sockets, which carry far fewer calls');
   }
   logger.info({ engine: 'node' }, 'media relay engine');
+  if (realtime) logger.warn('relay_realtime applies to the native relay engine only; the Node engine runs at normal priority');
   return new NodeRelayEngine(ports.first, ports.last, clock, relatchQuietMs, reportHandlerError);
 }
 
@@ -192,7 +202,7 @@ async function startOnStore(
     defaultLanguage: 'en',
   });
   const media = new MediaRelay({
-    engine: chooseRelayEngine(opts.relayEngine ?? vars.media.relay_engine, rtpPorts, clock, vars.media.relatch_quiet_ms, logger),
+    engine: chooseRelayEngine(opts.relayEngine ?? vars.media.relay_engine, opts.relayRealtime ?? vars.media.relay_realtime, rtpPorts, clock, vars.media.relatch_quiet_ms, logger),
     clock,
     timeoutSeconds: () => vars.media.timeout,
     localAddressFor: (remote) => vars.media.public_address || stack.localAddressFor(remote),

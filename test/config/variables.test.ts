@@ -24,7 +24,7 @@ const EXPECTED_DEFAULTS: Variables = {
   log: { level: 'info', sip_trace: false },
   cdr: { csv: true },
   stun: { port: 3478 },
-  media: { rtp_ports: '20000-29999', timeout: 60, public_address: '', relatch_quiet_ms: 2000, relay_engine: 'auto', tone_country: 'us', language: 'en' },
+  media: { rtp_ports: '20000-29999', timeout: 60, public_address: '', relatch_quiet_ms: 2000, relay_engine: 'auto', relay_realtime: false, tone_country: 'us', language: 'en' },
   features: { echo_test: '*43' },
   domain: { default_name: '' },
 };

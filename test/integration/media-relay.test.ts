@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { linearToUlaw } from '../../src/media/codecs/g711.js';
 import { readWav } from '../../src/media/wav.js';
 import { freeConsecutivePorts } from '../support/ports.js';
+import { mayUseRealtime, realtimeThreads } from '../support/realtime.js';
 import { toneContent } from '../support/tone-measure.js';
 import { startSwitchboard, type Switchboard } from '../support/server.js';
 import { runSipp, sippInjection, sippScenario, startSipp, type SippHandle, type SippResult } from '../support/sipp.js';
@@ -109,6 +110,18 @@ async function canBind(port: number): Promise<boolean> {
   }
 }
 
+/** relay_realtime is on: real-time for the native relay thread when the test may, else a warning saying why not. */
+function assertRelayPriority(server: Switchboard, engine: 'native' | 'node'): void {
+  if (engine === 'node') {
+    assert.match(server.output(), /relay_realtime applies to the native relay engine only/);
+  } else if (mayUseRealtime()) {
+    assert.match(server.output(), /"msg":"relay thread at real-time priority"/);
+    assert.equal(realtimeThreads(server.pid, 'rtp-relay'), 1, 'the relay thread of the server runs under SCHED_RR');
+  } else {
+    assert.match(server.output(), /"reason":"EPERM: it needs root or CAP_SYS_NICE"[^\n]*real-time priority refused/);
+  }
+}
+
 // both engines keep the same promises: the C relay thread and Node's own sockets
 for (const engine of ['native', 'node'] as const) {
   describe(`media relay on the ${engine} engine (SIPp signalling, RTP from the test)`, { timeout: 90_000 }, () => {
@@ -123,11 +136,12 @@ for (const engine of ['native', 'node'] as const) {
 
     before(async () => {
       dataDir = await mkdtemp(path.join(os.tmpdir(), 'sb-media-'));
-      await writeFile(path.join(dataDir, 'mss_var_param.ini'), `[media]\ntimeout = ${MEDIA_TIMEOUT_S}\nrelatch_quiet_ms = 300\n`);
+      await writeFile(path.join(dataDir, 'mss_var_param.ini'), `[media]\ntimeout = ${MEDIA_TIMEOUT_S}\nrelatch_quiet_ms = 300\nrelay_realtime = true\n`);
       rtpFirst = await freeConsecutivePorts(40);
       rtpFirst += rtpFirst % 2;
       server = await startSwitchboard({ dataDir, args: ['--rtp-ports', `${rtpFirst}-${rtpFirst + 35}`, '--relay-engine', engine] });
       assert.match(server.output(), new RegExp(`"engine":"${engine}"[^\\n]*"msg":"media relay engine"`), 'the server says which engine relays');
+      assertRelayPriority(server, engine);
       target = `${HOST}:${server.sipPort}`;
     });
 

@@ -23,6 +23,8 @@ export interface Switchboard {
   readonly httpsPort: number;
   readonly dataDir: string;
   readonly adminPassword: string;
+  /** the server's process id (`ip netns exec` runs it in place, so also in a namespace) */
+  readonly pid: number;
   /** HTTPS request to the REST API as admin; `body` is sent as JSON, the answer parsed as JSON when it is. */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>>;
   /** POST /api/v1/extensions; rejects unless the server answers 2xx. */
@@ -172,6 +174,7 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
     httpsPort,
     dataDir,
     adminPassword,
+    pid: server.pid ?? -1,
     api,
     async createExtension(number, password, displayName = `Extension ${number}`) {
       const response = await api('POST', '/api/v1/extensions', { number, password, displayName });

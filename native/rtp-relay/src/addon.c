@@ -9,7 +9,7 @@
 #include "relay.h"
 
 /** Bumped whenever the functions below change, so a stale build is refused rather than misused. */
-#define ADDON_ABI 1
+#define ADDON_ABI 2
 #define MAX_ARGS 8
 /** Longer than any IP literal, so a longer string cannot be one. */
 #define ADDRESS_CHARS 64
@@ -350,6 +350,19 @@ static napi_value undelivered(napi_env env, napi_callback_info info) {
   return make_number(env, (double)relay_undelivered(a->engine));
 }
 
+/** setRealtime(h, priority): 0, or the errno that refused it */
+static napi_value set_realtime(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  addon_engine *a = engine_args(env, info, 2, argv);
+  if (!a) return NULL;
+  int32_t priority;
+  if (napi_get_value_int32(env, argv[1], &priority) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rtp_relay: the priority must be a number");
+    return NULL;
+  }
+  return make_number(env, relay_set_realtime(a->engine, priority));
+}
+
 /** close(h): stops and joins the relay thread and closes every leg's sockets */
 static napi_value close_handle(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
@@ -376,12 +389,13 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stats", NULL, stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"destination", NULL, destination, NULL, NULL, NULL, napi_enumerable, NULL},
       {"undelivered", NULL, undelivered, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setRealtime", NULL, set_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, close_handle, NULL, NULL, NULL, napi_enumerable, NULL},
       {"abi", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
   CHECK(env, napi_create_uint32(env, ADDON_ABI, &abi));
-  functions[11].value = abi;
+  functions[12].value = abi;
   CHECK(env, napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions));
   return exports;
 }

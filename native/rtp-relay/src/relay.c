@@ -435,6 +435,11 @@ uint64_t relay_undelivered(relay_engine *e) {
   return n;
 }
 
+int relay_set_realtime(relay_engine *e, int priority) {
+  struct sched_param param = {.sched_priority = priority};
+  return pthread_setschedparam(e->thread, SCHED_RR, &param);
+}
+
 void relay_ring_pending(relay_engine *e, uint32_t *from, uint32_t *to) {
   *from = atomic_load_explicit(&e->ring_read, memory_order_relaxed);
   *to = atomic_load_explicit(&e->ring_write, memory_order_acquire);

@@ -59,6 +59,8 @@ int relay_destination(relay_engine *e, uint16_t rtp_port, char *address, size_t 
                       int *latched);
 /** Packets for JS lost because the ring was full or they were larger than a slot. */
 uint64_t relay_undelivered(relay_engine *e);
+/** Moves the relay thread to real-time round-robin scheduling at `priority`; 0, or an errno (EPERM without CAP_SYS_NICE). */
+int relay_set_realtime(relay_engine *e, int priority);
 
 /** Packets waiting in the ring: [*from, *to), indexes modulo the slot count. */
 void relay_ring_pending(relay_engine *e, uint32_t *from, uint32_t *to);

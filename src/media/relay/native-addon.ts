@@ -50,13 +50,15 @@ export interface NativeRelayAddon {
   destination(engine: NativeEngineHandle, rtpPort: number): { address: string; port: number; latched: boolean } | undefined;
   /** packets for JS lost to a full ring */
   undelivered(engine: NativeEngineHandle): number;
+  /** moves the relay thread to SCHED_RR at `priority`: 0, or the errno that refused it */
+  setRealtime(engine: NativeEngineHandle, priority: number): number;
   /** stops and joins the relay thread and closes every leg's sockets */
   close(engine: NativeEngineHandle): void;
 }
 
 export type NativeRelayStatus = { available: true; addon: NativeRelayAddon } | { available: false; reason: string };
 
-const EXPECTED_ABI = 1;
+const EXPECTED_ABI = 2;
 const ADDON_PATH = fileURLToPath(new URL('../../../../native/rtp-relay/build/Release/rtp_relay.node', import.meta.url));
 
 let status: NativeRelayStatus | undefined;
