@@ -1,0 +1,150 @@
+// A real Lua worker thread driven message by message, for the lua-*.test.ts files.
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import type { CallInfo, FromWorker, HostValue, ToWorker, VmLimits } from '../../src/services/engine/protocol.js';
+
+export const CHUNK = 'lua/services/test.lua';
+
+export const HOST_NAMES = ['call.answer', 'call.play', 'call.hangup', 'log.info', 'voicemail.save', 'voicemail.count'];
+
+export const LIMITS: VmLimits = { memoryBytes: 8 * 1024 * 1024, eventBudgetMs: 50 };
+
+const MESSAGE_TIMEOUT_MS = 5000;
+
+type Request = Extract<FromWorker, { type: 'request' }>;
+type CallEnd = Extract<FromWorker, { type: 'finished' | 'failed' }>;
+
+/** How the host answers a request in run(): a value, or `{ error }` for a failed host call. */
+export type Answer = HostValue | { error: string };
+
+export interface HarnessOptions {
+  host?: string[];
+  limits?: Partial<VmLimits>;
+}
+
+export function callInfo(id: string): CallInfo {
+  return { id, domain: 'example.com', caller: '1001', callerName: 'Alice', dialled: '2000' };
+}
+
+export class LuaWorkerHarness {
+  readonly worker = new Worker(new URL('../../src/services/engine/lua-worker.js', import.meta.url), { stdout: true, stderr: true });
+  /** resolves with the exit code when the thread ends */
+  readonly exited: Promise<number>;
+  /** what the thread wrote to stdout and stderr */
+  stdout = '';
+  stderr = '';
+  private readonly queue: FromWorker[] = [];
+  private waiting: ((message: FromWorker) => void) | undefined;
+
+  constructor() {
+    this.worker.on('message', (message: FromWorker) => {
+      const waiting = this.waiting;
+      this.waiting = undefined;
+      if (waiting !== undefined) waiting(message);
+      else this.queue.push(message);
+    });
+    this.worker.stdout.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
+    this.worker.stderr.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
+  }
+
+  /** A worker with `source` loaded; fails the test if it does not load. */
+  static async loaded(source: string, options: HarnessOptions = {}): Promise<LuaWorkerHarness> {
+    const harness = new LuaWorkerHarness();
+    const answer = await harness.load(source, options);
+    assert.deepEqual(answer, { type: 'loaded' });
+    return harness;
+  }
+
+  /** The load-failed error for `source`. */
+  static async loadError(source: string, options: HarnessOptions = {}): Promise<string> {
+    const harness = new LuaWorkerHarness();
+    try {
+      const answer = await harness.load(source, options);
+      assert.equal(answer.type, 'load-failed', `expected load-failed, got ${JSON.stringify(answer)}`);
+      return (answer as Extract<FromWorker, { type: 'load-failed' }>).error;
+    } finally {
+      await harness.close();
+    }
+  }
+
+  load(source: string, options: HarnessOptions = {}): Promise<FromWorker> {
+    const host = (options.host ?? HOST_NAMES).map((name) => ({ name }));
+    this.send({ type: 'load', service: 'test', chunkName: CHUNK, source, limits: { ...LIMITS, ...options.limits }, host });
+    return this.next();
+  }
+
+  send(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  next(): Promise<FromWorker> {
+    const queued = this.queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(new Error(`no message from the worker within ${MESSAGE_TIMEOUT_MS} ms`));
+      }, MESSAGE_TIMEOUT_MS);
+      this.waiting = (message) => {
+        clearTimeout(timer);
+        resolve(message);
+      };
+    });
+  }
+
+  async nextRequest(callId: string): Promise<Request> {
+    const message = await this.next();
+    assert.equal(message.type, 'request', `expected a request, got ${JSON.stringify(message)}`);
+    const request = message as Request;
+    assert.equal(request.callId, callId);
+    return request;
+  }
+
+  start(id: string, args: HostValue = null): void {
+    this.send({ type: 'start', call: callInfo(id), args });
+  }
+
+  answer(request: Request, answer: Answer): void {
+    const failed = answer !== null && typeof answer === 'object' && !Array.isArray(answer) && typeof answer.error === 'string' && Object.keys(answer).length === 1;
+    this.send(
+      failed
+        ? { type: 'reply', callId: request.callId, requestId: request.requestId, ok: false, error: answer.error as string }
+        : { type: 'reply', callId: request.callId, requestId: request.requestId, ok: true, value: answer },
+    );
+  }
+
+  /** Runs one call to its end, answering each request with `answer` (by default null). */
+  async run(id: string, args: HostValue = null, answer: (request: Request) => Answer = () => null): Promise<{ end: CallEnd; requests: Request[] }> {
+    this.start(id, args);
+    const requests: Request[] = [];
+    for (;;) {
+      const message = await this.next();
+      assert.ok('callId' in message && message.callId === id, `expected a message of call ${id}, got ${JSON.stringify(message)}`);
+      if (message.type !== 'request') return { end: message as CallEnd, requests };
+      requests.push(message);
+      this.answer(message, answer(message));
+    }
+  }
+
+  /** Runs a call that must finish; its result. */
+  async result(id: string, args: HostValue = null, answer?: (request: Request) => Answer): Promise<HostValue> {
+    const { end } = await this.run(id, args, answer);
+    assert.equal(end.type, 'finished', `expected finished, got ${JSON.stringify(end)}`);
+    return (end as Extract<CallEnd, { type: 'finished' }>).result;
+  }
+
+  /** Answers a ping; everything sent before it has been handled. Returns the Lua memory in use. */
+  async ping(seq = 1): Promise<number> {
+    this.send({ type: 'ping', seq });
+    const message = await this.next();
+    assert.equal(message.type, 'pong', `expected pong, got ${JSON.stringify(message)}`);
+    const pong = message as Extract<FromWorker, { type: 'pong' }>;
+    assert.equal(pong.seq, seq);
+    return pong.memoryBytes;
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
