@@ -1,4 +1,5 @@
 import type { ActiveCall } from '../call/call-manager.js';
+import type { ServiceStatus } from '../services/engine/service-status.js';
 
 // What the API needs from the running server besides the store. The server implements it, so the
 // API reaches live calls and registrations only through this interface, borrowing just their types.
@@ -29,4 +30,8 @@ export interface ApiRuntime {
   onExtensionDeleted(domain: string, number: string): void;
   /** lets the SIP side pick up added or removed domains */
   onDomainsChanged?(): void;
+  /** every Lua service the engine knows, loaded or not */
+  services(): ServiceStatus[];
+  /** whether a service number may name this service */
+  serviceExists(name: string): boolean;
 }

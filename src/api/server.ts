@@ -17,6 +17,9 @@ import { extensionRoutes } from './routes/extensions.js';
 import { healthRoutes } from './routes/health.js';
 import type { ResourcePluginOptions } from './routes/plugin-options.js';
 import { registrationRoutes } from './routes/registrations.js';
+import { serviceDataRoutes } from './routes/service-data.js';
+import { serviceNumberRoutes } from './routes/service-numbers.js';
+import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
 import type { ApiRuntime } from './runtime.js';
 
@@ -40,7 +43,10 @@ export interface ApiDependencies {
 }
 
 const API_PREFIX = '/api/v1';
-const PROTECTED_RESOURCES = [tokenRoutes, domainRoutes, extensionRoutes, registrationRoutes, callRoutes, callRecordRoutes];
+const PROTECTED_RESOURCES = [
+  tokenRoutes, domainRoutes, extensionRoutes, registrationRoutes, callRoutes, callRecordRoutes,
+  serviceRoutes, serviceNumberRoutes, serviceDataRoutes,
+];
 
 function fastifyOptions(logger: ApiLogger | undefined): Pick<FastifyServerOptions, 'logger' | 'loggerInstance' | 'ajv' | 'schemaErrorFormatter'> {
   return {
@@ -66,7 +72,7 @@ async function addRoutes(app: FastifyInstance, { store, runtime }: ApiDependenci
       info: {
         title: 'Switchboard API',
         version: runtime.version,
-        description: 'Administration of the Switchboard SIP server: extensions, registrations, calls and call records.',
+        description: 'Administration of the Switchboard SIP server: extensions, registrations, calls, call records, and the call services with their numbers and data.',
       },
       components: {
         securitySchemes: {

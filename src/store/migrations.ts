@@ -112,6 +112,69 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE extensions ADD COLUMN direct_media INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 6,
+    name: 'service numbers, service data, voicemail, mail outbox',
+    up: `
+      -- a dialled number that runs a Lua service
+      CREATE TABLE service_numbers (
+        id INTEGER PRIMARY KEY,
+        domain TEXT NOT NULL REFERENCES domains (name) ON UPDATE CASCADE,
+        number TEXT NOT NULL,
+        service TEXT NOT NULL,
+        args TEXT NOT NULL DEFAULT '{}',
+        -- dialled instead when the service fails before the call is answered; NULL: an error response
+        fallback TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (domain, number)
+      );
+
+      -- the services' own data (ring groups, menus, mailboxes, rooms, ...): one JSON document per item,
+      -- validated by its kind's schema on every write
+      CREATE TABLE service_data (
+        id INTEGER PRIMARY KEY,
+        domain TEXT NOT NULL REFERENCES domains (name) ON UPDATE CASCADE,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (domain, kind, key)
+      );
+
+      CREATE TABLE voicemail_messages (
+        id INTEGER PRIMARY KEY,
+        domain TEXT NOT NULL REFERENCES domains (name) ON UPDATE CASCADE,
+        mailbox TEXT NOT NULL,
+        caller TEXT NOT NULL,
+        caller_name TEXT NOT NULL DEFAULT '',
+        received_at INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        -- the WAV, relative to the data directory
+        file TEXT NOT NULL,
+        folder TEXT NOT NULL DEFAULT 'new' CHECK (folder IN ('new', 'saved'))
+      );
+      CREATE INDEX voicemail_messages_mailbox ON voicemail_messages (domain, mailbox, folder);
+
+      -- mail waits here until the SMTP server took it: a failed send is retried, never lost
+      CREATE TABLE mail_outbox (
+        id INTEGER PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        -- relative to the data directory; NULL: no attachment
+        attachment_file TEXT,
+        attachment_name TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        sent_at INTEGER
+      );
+      CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL;
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database): number {

@@ -9,6 +9,10 @@ import { SqliteBindingRepository } from './sqlite-bindings.js';
 import { SqliteCallRecordRepository } from './sqlite-call-records.js';
 import { SqliteTokenRepository } from './sqlite-tokens.js';
 import { SqliteSettingsRepository } from './sqlite-settings.js';
+import { SqliteVoicemailRepository } from './sqlite-voicemail.js';
+import { SqliteMailOutbox } from './sqlite-mail-outbox.js';
+import { SqliteServiceNumberRepository } from './sqlite-service-numbers.js';
+import { SqliteServiceDataRepository } from './sqlite-service-data.js';
 
 /** How long a writer waits for another connection's lock (the CLI may open the file too). */
 const BUSY_TIMEOUT_MS = 5000;
@@ -38,6 +42,10 @@ function createStore(db: Database.Database): Store {
     callRecords: new SqliteCallRecordRepository(db),
     tokens: new SqliteTokenRepository(db),
     settings: new SqliteSettingsRepository(db),
+    serviceNumbers: new SqliteServiceNumberRepository(db),
+    serviceData: new SqliteServiceDataRepository(db),
+    voicemail: new SqliteVoicemailRepository(db),
+    mailOutbox: new SqliteMailOutbox(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
       if (db.open) db.close();

@@ -1,6 +1,9 @@
 // Repository interfaces, one per aggregate. The SQLite implementation lives beside this file;
 // a PostgreSQL backend implements the same interfaces. Times are epoch milliseconds.
 
+import type { MailOutbox } from './sqlite-mail-outbox.js';
+import type { VoicemailRepository } from './sqlite-voicemail.js';
+
 export interface Domain {
   id: number;
   name: string;               // lowercase host name or IP, also the digest realm
@@ -149,6 +152,72 @@ export interface SettingsRepository {
   set(key: string, value: string): void;
 }
 
+// --- Services: the numbers that run a Lua service, and the services' own data ---
+
+/** A dialled number that runs a Lua service instead of ringing an extension. */
+export interface ServiceNumber {
+  id: number;
+  domain: string;
+  number: string;
+  /** the service's name (its file lua/services/<name>.lua) */
+  service: string;
+  /** handed to the service with every call */
+  args: Record<string, unknown>;
+  /** dialled instead when the service fails before answering; null: an error response */
+  fallback: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewServiceNumber {
+  domain: string;
+  number: string;
+  service: string;
+  args?: Record<string, unknown>;   // default {}
+  fallback?: string | null;         // default null
+}
+
+/** What a replace sets; the domain and number stay. */
+export interface ServiceNumberTarget {
+  service: string;
+  args: Record<string, unknown>;
+  fallback: string | null;
+}
+
+export interface ServiceNumberRepository {
+  /** throws ConflictError when (domain, number) exists, UnknownDomainError when the domain does not */
+  create(input: NewServiceNumber): ServiceNumber;
+  /** looked up for every dialled number that is no extension */
+  find(domain: string, number: string): ServiceNumber | undefined;
+  list(domain?: string): ServiceNumber[];
+  /** undefined when there is no such number */
+  replace(domain: string, number: string, target: ServiceNumberTarget): ServiceNumber | undefined;
+  delete(domain: string, number: string): boolean;
+}
+
+/** One item of a service's data (a ring group, a mailbox, ...): a JSON document named by kind and key. */
+export interface ServiceDataItem {
+  domain: string;
+  /** 'ring-groups', 'mailboxes', ... (src/services/data/kinds.ts) */
+  kind: string;
+  key: string;
+  body: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ServiceDataRepository {
+  /** read by the services during calls */
+  get(domain: string, kind: string, key: string): ServiceDataItem | undefined;
+  /** every domain when domain is undefined; ordered by domain, then key */
+  list(domain: string | undefined, kind: string): ServiceDataItem[];
+  /** throws ConflictError when the item exists, UnknownDomainError when the domain does not */
+  create(domain: string, kind: string, key: string, body: Record<string, unknown>): ServiceDataItem;
+  /** creates or replaces; throws UnknownDomainError when the domain does not exist */
+  put(domain: string, kind: string, key: string, body: Record<string, unknown>): ServiceDataItem;
+  delete(domain: string, kind: string, key: string): boolean;
+}
+
 export interface Store {
   domains: DomainRepository;
   extensions: ExtensionRepository;
@@ -156,6 +225,10 @@ export interface Store {
   callRecords: CallRecordRepository;
   tokens: TokenRepository;
   settings: SettingsRepository;
+  serviceNumbers: ServiceNumberRepository;
+  serviceData: ServiceDataRepository;
+  voicemail: VoicemailRepository;
+  mailOutbox: MailOutbox;
   /** runs fn in one database transaction */
   transaction<T>(fn: () => T): T;
   close(): void;

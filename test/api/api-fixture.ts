@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { ensureAdminCredential } from '../../src/api/admin-credential.js';
 import type { ActiveCallInfo, ApiRuntime } from '../../src/api/runtime.js';
 import { RecordingRefusedError } from '../../src/call/call-manager.js';
+import type { ServiceStatus } from '../../src/services/engine/service-status.js';
 import { buildApi } from '../../src/api/server.js';
 import { openSqliteStore } from '../../src/store/sqlite-store.js';
 import type { Store } from '../../src/store/types.js';
@@ -24,6 +25,8 @@ export class FakeRuntime implements ApiRuntime {
   /** when set, startRecording refuses with this reason */
   refuseRecording: string | undefined;
   domainChanges = 0;
+  /** what services() reports; serviceExists answers from it too */
+  serviceStatuses: ServiceStatus[] = [];
 
   listeners() {
     return [{ transport: 'UDP', address: '127.0.0.1', port: 5060 }];
@@ -54,6 +57,12 @@ export class FakeRuntime implements ApiRuntime {
   }
   onDomainsChanged() {
     this.domainChanges++;
+  }
+  services() {
+    return this.serviceStatuses;
+  }
+  serviceExists(name: string) {
+    return this.serviceStatuses.some((status) => status.name === name);
   }
 }
 

@@ -1,5 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { computeHa1 } from '../../auth/ha1.js';
+import { callSettings } from '../../services/data/kinds.js';
 import { ConflictError, type Extension, type ExtensionPatch } from '../../store/types.js';
 import { badRequest, conflict, ErrorResponse, notFound } from '../errors.js';
 import type { ResourcePluginOptions } from './plugin-options.js';
@@ -76,6 +77,8 @@ export const extensionRoutes: FastifyPluginAsyncTypebox<ResourcePluginOptions> =
     const { number, password, displayName, settings, directMedia } = request.body;
     const domain = (request.body.domain ?? runtime.defaultDomain()).toLowerCase();
     if (!store.domains.get(domain)) throw badRequest(`domain: no such domain "${domain}"`);
+    const serviceNumber = store.serviceNumbers.find(domain, number);
+    if (serviceNumber) throw conflict(`${number}@${domain} is a service number (service ${serviceNumber.service})`);
     try {
       const created = store.extensions.create({ domain, number, displayName, settings, directMedia, ...digestHashes(number, domain, password) });
       return reply.code(201).send(describe(created));
@@ -122,11 +125,16 @@ export const extensionRoutes: FastifyPluginAsyncTypebox<ResourcePluginOptions> =
   });
 
   app.delete('/extensions/:id', {
-    schema: { summary: 'Delete an extension and its registrations', tags: ['extensions'], params: ExtensionParams, response: { 204: Type.Null(), 404: ErrorResponse } },
+    schema: { summary: 'Delete an extension, its registrations and its call settings', tags: ['extensions'], params: ExtensionParams, response: { 204: Type.Null(), 404: ErrorResponse } },
   }, async (request, reply) => {
     const { id } = request.params;
     const existing = store.extensions.get(id);
-    if (!existing || !store.extensions.delete(id)) throw notFoundError(id);
+    if (!existing) throw notFoundError(id);
+    const deleted = store.transaction(() => {
+      store.serviceData.delete(existing.domain, callSettings.kind, existing.number);
+      return store.extensions.delete(id);
+    });
+    if (!deleted) throw notFoundError(id);
     runtime.onExtensionDeleted(existing.domain, existing.number);
     return reply.code(204).send(null);
   });
