@@ -3,6 +3,8 @@
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 export type DigestAlgorithmName = 'MD5' | 'SHA-256';
+/** tls: TLS from the first byte (port 465); starttls: plain connection upgraded, refused without it */
+export type SmtpSecurity = 'starttls' | 'tls' | 'none';
 
 export interface Variables {
   sip: {
@@ -53,6 +55,27 @@ export interface Variables {
   domain: {
     /** "" means: use the server's bind address / hostname */
     default_name: string;
+  };
+  smtp: {
+    /** "" turns email off: mail stays queued until a host is set */
+    host: string;
+    port: number;
+    security: SmtpSecurity;
+    verify_certificate: boolean;
+    /** "" sends without AUTH */
+    user: string;
+    /** never logged */
+    password: string;
+    from: string;
+    timeout_seconds: number;
+  };
+  services: {
+    /** heap limit of one service's Lua state */
+    memory_limit_mb: number;
+    /** longest a script may run between two host calls */
+    event_budget_ms: number;
+    /** longest a service's worker may be unresponsive before it is restarted */
+    watchdog_ms: number;
   };
 }
 
@@ -112,6 +135,8 @@ export const ORDERED_PAIRS: readonly { section: SectionName; lower: string; uppe
   { section: 'sip', lower: 't1_ms', upper: 't2_ms' },
   { section: 'sip', lower: 'register_min_expires', upper: 'register_default_expires' },
   { section: 'sip', lower: 'register_default_expires', upper: 'register_max_expires' },
+  // a watchdog shorter than a script's budget would restart a worker that is within its rights
+  { section: 'services', lower: 'event_budget_ms', upper: 'watchdog_ms' },
 ];
 
 export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
@@ -220,9 +245,55 @@ export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
     pattern: /^(|[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$/, patternHint: 'a host name or IP address',
     description: 'name and digest realm of the default domain; empty means the server bind address or host name',
   },
+  {
+    section: 'smtp', name: 'host', type: 'string', default: '',
+    pattern: /^(|[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+)$/, patternHint: 'a host name or IP address',
+    description: 'SMTP server that sends voicemail email; empty turns email off (mail stays queued)',
+  },
+  {
+    section: 'smtp', name: 'port', type: 'integer', default: 587, min: 1, max: 65535, unit: 'port',
+    description: 'port of the SMTP server: usually 587 with starttls, 465 with tls, 25 with none',
+  },
+  {
+    section: 'smtp', name: 'security', type: 'enum', default: 'starttls', values: ['starttls', 'tls', 'none'],
+    description: 'starttls: upgrade the connection, refuse to send without it; tls: TLS from the start; none: no encryption',
+  },
+  {
+    section: 'smtp', name: 'verify_certificate', type: 'boolean', default: true,
+    description: 'refuse an SMTP server whose certificate is not valid for its host name; false accepts any certificate',
+  },
+  {
+    section: 'smtp', name: 'user', type: 'string', default: '',
+    description: 'user name for SMTP AUTH; empty sends without logging in',
+  },
+  {
+    section: 'smtp', name: 'password', type: 'string', default: '',
+    description: 'password for SMTP AUTH; never written to the log',
+  },
+  {
+    section: 'smtp', name: 'from', type: 'string', default: 'Switchboard <voicemail@localhost>',
+    pattern: /@/, patternHint: 'an email address, optionally with a name: Name <user@example.com>',
+    description: 'sender of the mail Switchboard sends',
+  },
+  {
+    section: 'smtp', name: 'timeout_seconds', type: 'integer', default: 30, min: 1, max: 600, unit: 'seconds',
+    description: 'how long to wait for the SMTP server to connect, greet or answer before the attempt fails and is retried later',
+  },
+  {
+    section: 'services', name: 'memory_limit_mb', type: 'integer', default: 32, min: 4, max: 1024, unit: 'megabytes',
+    description: 'most memory the Lua state of one service may use',
+  },
+  {
+    section: 'services', name: 'event_budget_ms', type: 'integer', default: 200, min: 10, max: 10000, unit: 'milliseconds',
+    description: 'how long one step of a service script may run between host calls; must be <= watchdog_ms',
+  },
+  {
+    section: 'services', name: 'watchdog_ms', type: 'integer', default: 1000, min: 100, max: 60000, unit: 'milliseconds',
+    description: 'how long a service worker may be unresponsive before it is restarted',
+  },
 ];
 
-export const SECTION_NAMES: readonly SectionName[] = ['sip', 'log', 'cdr', 'stun', 'media', 'features', 'domain'];
+export const SECTION_NAMES: readonly SectionName[] = ['sip', 'log', 'cdr', 'stun', 'media', 'features', 'domain', 'smtp', 'services'];
 
 export function findDefinition(section: string, name: string): VariableDefinition | undefined {
   return VARIABLE_DEFINITIONS.find((d) => d.section === section && d.name === name);

@@ -27,6 +27,11 @@ const EXPECTED_DEFAULTS: Variables = {
   media: { rtp_ports: '20000-29999', timeout: 60, public_address: '', relatch_quiet_ms: 2000, relay_engine: 'auto', relay_realtime: false, tone_country: 'us', language: 'en' },
   features: { echo_test: '*43' },
   domain: { default_name: '' },
+  smtp: {
+    host: '', port: 587, security: 'starttls', verify_certificate: true,
+    user: '', password: '', from: 'Switchboard <voicemail@localhost>', timeout_seconds: 30,
+  },
+  services: { memory_limit_mb: 32, event_budget_ms: 200, watchdog_ms: 1000 },
 };
 
 function parse(text: string) {
@@ -156,6 +161,32 @@ describe('parsing values', () => {
     assert.equal(vars.sip.t4_ms, 6000);
   });
 
+  test('smtp settings, with a password that needs quotes', () => {
+    const { vars, warnings } = parse([
+      '[smtp]',
+      'host = mail.example.com',
+      'port = 465',
+      'security = TLS',
+      'verify_certificate = no',
+      'user = pbx@example.com',
+      'password = "s3cret;#x"',
+      'from = PBX <pbx@example.com>',
+      'timeout_seconds = 10',
+    ].join('\n'));
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(vars.smtp, {
+      host: 'mail.example.com', port: 465, security: 'tls', verify_certificate: false,
+      user: 'pbx@example.com', password: 's3cret;#x', from: 'PBX <pbx@example.com>', timeout_seconds: 10,
+    });
+  });
+
+  test('an smtp sender without an address is refused', () => {
+    const { vars, warnings } = parse('[smtp]\nfrom = Switchboard\n');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^vars\.ini:2: \[smtp\] from: "Switchboard" is not valid: expected an email address/);
+    assert.equal(vars.smtp.from, 'Switchboard <voicemail@localhost>');
+  });
+
   test('an empty string value is allowed', () => {
     const { vars, warnings } = parse('[domain]\ndefault_name =\n');
     assert.deepEqual(warnings, []);
@@ -174,7 +205,7 @@ describe('warnings name the line and fall back to the default', () => {
     ['empty list', '[sip]\ndigest_algorithms = ,', /^vars\.ini:2: .*the list is empty/],
     ['bad string', '[domain]\ndefault_name = not a host', /^vars\.ini:2: \[domain\] default_name: "not a host" is not valid: expected a host name or IP address; using the default \(empty\)$/],
     ['unknown name', '[sip]\nt1 = 500', /^vars\.ini:2: unknown variable "t1" in \[sip\]; line ignored$/],
-    ['unknown section', '[video]\nrtp_start = 10000', /^vars\.ini:1: unknown section \[video\] \(known: sip, log, cdr, stun, media, features, domain\); its lines are ignored$/],
+    ['unknown section', '[video]\nrtp_start = 10000', /^vars\.ini:1: unknown section \[video\] \(known: sip, log, cdr, stun, media, features, domain, smtp, services\); its lines are ignored$/],
     ['outside a section', 't1_ms = 400', /^vars\.ini:1: "t1_ms" is outside any \[section\]; line ignored$/],
     ['unreadable line', '[sip]\njust words', /^vars\.ini:2: cannot read "just words": expected \[section\] or name = value; line ignored$/],
   ];
@@ -236,6 +267,12 @@ describe('ordered pairs', () => {
     assert.equal(warnings.length, 2, warnings.join('\n'));
     assert.match(warnings[1], /^vars\.ini:4: \[sip\] register_max_expires \(600\) must not be less than register_default_expires \(3600\)/);
     assert.deepEqual([vars.sip.register_min_expires, vars.sip.register_default_expires, vars.sip.register_max_expires], [60, 3600, 7200]);
+  });
+
+  test('a script budget above the service watchdog reverts both', () => {
+    const { vars, warnings } = parse('[services]\nevent_budget_ms = 2000\nwatchdog_ms = 1500\n');
+    assert.deepEqual(warnings, ['vars.ini:3: [services] watchdog_ms (1500) must not be less than event_budget_ms (2000); using the defaults event_budget_ms = 200, watchdog_ms = 1000']);
+    assert.deepEqual(vars.services, EXPECTED_DEFAULTS.services);
   });
 
   test('a valid expiry chain is kept', () => {
