@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { computeHa1 } from '../../src/auth/ha1.js';
 import type { Application } from '../../src/call/local-call.js';
+import type { MailboxSource } from '../../src/presence/mailbox-source.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { openSqliteStore } from '../../src/store/sqlite-store.js';
 import { freePorts } from './ports.js';
@@ -22,6 +23,8 @@ export interface InProcessOptions {
   extensions: ReadonlyArray<{ number: string; password: string }>;
   /** contents of mss_var_param.ini */
   variables?: string;
+  /** the message counts MWI reports, standing in for the voicemail store */
+  mailboxes?: MailboxSource;
 }
 
 /**
@@ -43,6 +46,7 @@ export async function startInProcess(options: InProcessOptions): Promise<InProce
     rtpPorts: undefined,
     adminPassword: 'In-Process-Admin-1',
     applications: options.applications,
+    mailboxes: options.mailboxes,
   });
   // a second connection to the same SQLite file, as the REST API would write it
   const store = openSqliteStore(path.join(dataDir, 'switchboard.db'));
