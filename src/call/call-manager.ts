@@ -64,6 +64,11 @@ interface LegRef {
   side: 'caller' | 'callee';
 }
 
+/** Hand-offs between services (call:route) before a call is refused as a loop. */
+const MAX_ROUTE_HOPS = 10;
+
+type CallerExtension = { number: string; displayName: string; directMedia: boolean };
+
 export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO, REGISTER';
 export const SUPPORTED_EXTENSIONS = ['100rel'];
 
@@ -207,11 +212,15 @@ export class CallManager {
     // domains are separate companies: one's extensions cannot dial into another's
     if (calleeDomain !== callerDomain) return reject(403, 'Forbidden - another domain');
     const calleeNumber = uri?.user ? unescapeUserPart(uri.user) : undefined;
-    const application = calleeNumber === undefined ? undefined : this.deps.applications?.find(calleeDomain, calleeNumber);
-    if (application && calleeNumber !== undefined) {
-      return this.startLocalCall(req, tx, callerTag, calleeDomain, auth.extension.number, calleeNumber, application);
-    }
-    const callee = calleeNumber === undefined ? undefined : this.deps.extensions.find(calleeDomain, calleeNumber);
+    this.route(req, tx, callerTag, calleeDomain, auth.extension, calleeNumber, 0);
+  }
+
+  /**
+   * Where the dialled `calleeNumber` goes: a service the server answers, else the extension's phones.
+   * `hops` counts hand-offs from services (call:route), so two services routing to each other end.
+   */
+  private route(req: SipRequest, tx: ServerTransaction, callerTag: string, calleeDomain: string, caller: CallerExtension, calleeNumber: string | undefined, hops: number): void {
+    const reject = (status: number, reason?: string) => tx.respond(createResponse(req, status, reason, callerTag));
     // From here on the caller is known, so every outcome is a call attempt with a record.
     const refuse = (status: number, reason: string, callee: string) => {
       reject(status, reason);
@@ -219,7 +228,7 @@ export class CallManager {
       this.record({
         callId: req.callId,
         domain: calleeDomain,
-        caller: auth.extension.number,
+        caller: caller.number,
         callee,
         startedAt: now,
         answeredAt: null,
@@ -231,6 +240,12 @@ export class CallManager {
         endReason: null,
       });
     };
+    if (hops > MAX_ROUTE_HOPS) return refuse(482, 'Loop Detected - services route to each other', calleeNumber ?? '');
+    const application = calleeNumber === undefined ? undefined : this.deps.applications?.find(calleeDomain, calleeNumber);
+    if (application && calleeNumber !== undefined) {
+      return this.startLocalCall(req, tx, callerTag, calleeDomain, caller, calleeNumber, application, hops);
+    }
+    const callee = calleeNumber === undefined ? undefined : this.deps.extensions.find(calleeDomain, calleeNumber);
     if (!callee) return refuse(404, 'Not Found', calleeNumber ?? '');
     const bindings = this.deps.location.lookup(calleeDomain, callee.number);
     if (bindings.length === 0) return refuse(480, 'Temporarily Unavailable', callee.number);
@@ -238,7 +253,7 @@ export class CallManager {
     const call: Call = {
       id: randomUUID(),
       domain: calleeDomain,
-      caller: auth.extension.number,
+      caller: caller.number,
       callee: callee.number,
       state: 'ringing',
       invite: req,
@@ -261,13 +276,13 @@ export class CallManager {
     this.byInviteTx.set(tx, call);
     tx.onAckTimeout = () => this.onCallerAckTimeout(call);
     call.noAnswerTimer = this.deps.clock.setTimer(this.deps.noAnswerTimeoutSeconds() * 1000, () => this.onNoAnswer(call));
-    const callerName = auth.extension.displayName || auth.extension.number;
+    const callerName = caller.displayName || caller.number;
     const fork = (offer: Buffer) => {
-      for (const binding of bindings) this.startBranch(call, binding, offer, callerName, maxForwards - 1);
+      for (const binding of bindings) this.startBranch(call, binding, offer, callerName, (req.maxForwards() ?? 70) - 1);
       if (call.branches.every((b) => b.state === 'failed')) this.finishIfAllFailed(call);
     };
     const media = this.deps.media;
-    if (!media || (auth.extension.directMedia && callee.directMedia && reachEachOther(req, bindings))) return fork(req.body);
+    if (!media || (caller.directMedia && callee.directMedia && reachEachOther(req, bindings))) return fork(req.body);
     const signalling = { caller: req.source?.address ?? '127.0.0.1', callee: bindings[0].sourceAddress };
     media.open({ streams: streamCount(req.body), signalling }).then(
       (session) => {
@@ -377,7 +392,7 @@ export class CallManager {
   }
 
   /** A dialled number that a service answers: the server is the callee. */
-  private startLocalCall(req: SipRequest, tx: ServerTransaction, tag: string, domain: string, caller: string, dialled: string, app: Application): void {
+  private startLocalCall(req: SipRequest, tx: ServerTransaction, tag: string, domain: string, caller: CallerExtension, dialled: string, app: Application, hops: number): void {
     const media = this.deps.media;
     const services = this.deps.services;
     if (!media || !services) {
@@ -394,6 +409,11 @@ export class CallManager {
         contactFor: (r) => this.deps.stack.contactUri(r.source ?? uriToEndpoint(r.uri) ?? DEFAULT_DEST),
         record: (rec) => this.record(rec),
         onDialog: (c, dialog) => this.localDialogs.set(dialog.id, c),
+        handOff: (c, number) => {
+          this.localCalls.delete(c.id);
+          this.localByInviteTx.delete(tx);
+          this.route(req, tx, tag, domain, caller, number, hops + 1);
+        },
         forget: (c) => {
           this.localCalls.delete(c.id);
           // kept briefly so retransmitted BYEs and ACKs still find the call
@@ -406,7 +426,8 @@ export class CallManager {
       tx,
       tag,
       domain,
-      caller,
+      caller.number,
+      caller.displayName,
       dialled,
     );
     this.localCalls.set(call.id, call);

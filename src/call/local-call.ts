@@ -24,12 +24,21 @@ export interface LocalCallHandle {
   readonly domain: string;
   /** the authenticated caller's extension number */
   readonly caller: string;
+  /** the caller's display name; empty when it has none */
+  readonly callerName: string;
   /** the number the caller dialled */
   readonly dialled: string;
   /** Answers (200 with SDP) and resolves with the media endpoint once audio can flow. */
   answer(): Promise<MediaEndpoint>;
+  /** 180 Ringing, before the call is answered. */
+  ringing(): void;
   /** Refuses the call before it is answered (a final 3xx-6xx status). */
   reject(status: number, reason?: string): void;
+  /**
+   * Gives the unanswered call to the routing of `number`, as if the caller had dialled it; from then on
+   * this handle is ended and the call belongs to whatever `number` reaches.
+   */
+  route(number: string): void;
   /** Ends the call: BYE when answered, else 480. */
   hangup(): void;
   readonly ended: Promise<void>;
@@ -61,6 +70,8 @@ export interface LocalCallDeps {
   contactFor(req: SipRequest): string;
   allowedMethods: string;
   record(rec: NewCallRecord): void;
+  /** the unanswered call continues as a call to `number` */
+  handOff(call: LocalCall, number: string): void;
   /** the dialog exists from the 200 on: in-dialog requests must find the call */
   onDialog(call: LocalCall, dialog: Dialog): void;
   forget(call: LocalCall): void;
@@ -98,6 +109,7 @@ export class LocalCall implements LocalCallHandle {
     private readonly tag: string,
     readonly domain: string,
     readonly caller: string,
+    readonly callerName: string,
     readonly dialled: string,
   ) {
     this.startedAt = deps.clock.now();
@@ -156,6 +168,20 @@ export class LocalCall implements LocalCallHandle {
     const endpoint = this.startMedia(sdp.format!);
     this.sendAnswer(sdp.body);
     return endpoint;
+  }
+
+  ringing(): void {
+    if (this.state !== 'ringing') return;
+    this.tx.respond(createResponse(this.invite, 180, 'Ringing', this.tag));
+  }
+
+  route(number: string): void {
+    if (this.state !== 'ringing') throw new Error(`only an unanswered call can be routed (this one is ${this.state})`);
+    // the new route answers the INVITE and records the call; this handle only lets go
+    this.state = 'ended';
+    this.tx.onAckTimeout = undefined;
+    this.deps.handOff(this, number);
+    this.endNow();
   }
 
   reject(status: number, reason?: string): void {

@@ -90,6 +90,11 @@ export class SoundLibrary {
     return this.loadFirst(`prompt "${name}" in language "${language}"`, candidates);
   }
 
+  /** A WAV anywhere (a voicemail message, a recorded greeting), decoded like the prompts. */
+  async loadFile(file: string): Promise<DecodedSound> {
+    return this.loadFirst(`sound file ${file}`, [file]);
+  }
+
   /** The music on hold: the data directory's `moh/default.wav`, else the shipped one. */
   async musicOnHold(): Promise<DecodedSound> {
     return this.loadFirst('music on hold', [path.join(this.overrideDir, MOH_FILE), path.join(this.shippedDir, MOH_FILE)]);

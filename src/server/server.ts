@@ -10,6 +10,8 @@ import { RequestAuthenticator } from '../auth/request-authenticator.js';
 import { CallManager, type ActiveCall } from '../call/call-manager.js';
 import { loadVariables, VARIABLES_FILE_NAME, type Variables } from '../config/variables.js';
 import { createLogger, RateLimitedLog, SipTrace, type Logger } from '../log/logger.js';
+import type { MailboxSource } from '../presence/mailbox-source.js';
+import { MwiService } from '../presence/mwi-service.js';
 import { DomainDirectory } from '../registrar/domain-directory.js';
 import { LocationService } from '../registrar/location-service.js';
 import { RegistrarService } from '../registrar/registrar-service.js';
@@ -25,7 +27,8 @@ import { NativeRelayEngine } from '../media/relay/native-relay-engine.js';
 import type { RelayEngine } from '../media/relay/relay-leg.js';
 import type { Clock } from '../transaction/clock.js';
 import type { Application } from '../call/local-call.js';
-import { BuiltinApplications } from '../services/application-directory.js';
+import { BuiltinApplications, firstOf } from '../services/application-directory.js';
+import { startServiceEngine } from '../services/service-engine.js';
 import { ConferenceBridge } from '../media/conference/conference-bridge.js';
 import { HoldMusic } from '../media/hold-music.js';
 import { SoundLibrary } from '../media/sound-library.js';
@@ -57,6 +60,8 @@ export interface ServerOptions {
   adminPassword: string | undefined;
   /** numbers answered by code of the embedding program, beside the built-in feature codes */
   applications?: ReadonlyMap<string, Application>;
+  /** message counts behind the phones' message lamps (MWI); undefined: every mailbox empty */
+  mailboxes?: MailboxSource;
 }
 
 export interface RunningServer {
@@ -162,6 +167,10 @@ async function startOnStore(
   location.load();
   cleanups.push(() => location.close());
 
+  // before SIP listens: a request that arrives while the services' workers start would get 503
+  const services = await startServiceEngine({ store, vars, dataDir, clock, logger });
+  cleanups.push(() => services.close());
+
   const trace = vars.log.sip_trace
     ? new SipTrace(join(dataDir, 'log', 'sip-trace.log'), (err) => logger.error({ err: err.message }, 'SIP trace stopped: cannot write the trace file'))
     : undefined;
@@ -229,7 +238,7 @@ async function startOnStore(
     location,
     noAnswerTimeoutSeconds: () => vars.sip.no_answer_timeout,
     media,
-    applications: new BuiltinApplications(() => ({ echoTest: vars.features.echo_test }), opts.applications),
+    applications: firstOf(new BuiltinApplications(() => ({ echoTest: vars.features.echo_test }), opts.applications), services.directory),
     services: serviceContext,
     recordingsDir: join(dataDir, 'recordings'),
     clock,
@@ -252,7 +261,11 @@ async function startOnStore(
     now: () => clock.now(),
     logger,
   });
-  stack.setUser(new RequestRouter(registrar, calls));
+  const mailboxes = opts.mailboxes ?? services.voicemail;
+  const mwi = new MwiService({ stack, auth, domains, location, counts: (domain, mailbox) => mailboxes.counts(domain, mailbox), clock, logger });
+  mailboxes.onChange((domain, mailbox) => mwi.mailboxChanged(domain, mailbox));
+  cleanups.push(() => mwi.close());
+  stack.setUser(new RequestRouter(registrar, calls, mwi));
 
   cleanups.push(watchEventLoop(logger));
 
@@ -268,6 +281,8 @@ async function startOnStore(
     defaultDomain: () => domains.defaultDomain,
     onExtensionDeleted: (domain, number) => location.removeAll(domain, number),
     onDomainsChanged: () => domains.reload(),
+    services: () => services.status(),
+    serviceExists: (name) => services.exists(name),
   };
   // One HTTP listener: '::' takes IPv4 too (dual stack) when every interface is wanted.
   const apiHost = bind.includes('::') ? '::' : bind[0];

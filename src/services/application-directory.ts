@@ -17,3 +17,8 @@ export class BuiltinApplications implements ApplicationDirectory {
     return this.extra.get(number);
   }
 }
+
+/** The first directory that knows the number answers it. */
+export function firstOf(...directories: ApplicationDirectory[]): ApplicationDirectory {
+  return { find: (domain, number) => directories.reduce<Application | undefined>((found, d) => found ?? d.find(domain, number), undefined) };
+}

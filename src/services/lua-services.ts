@@ -1,0 +1,89 @@
+// Dialled numbers that run Lua services (POST /api/v1/service-numbers): the call layer asks this
+// directory, and each call it claims runs as a coroutine in its service's VM, driven through the
+// host functions. When a service fails before the call is answered, the number's fallback takes the
+// call (or the caller gets a clean error); an answered call is hung up.
+import type { Logger } from 'pino';
+import type { Application, ApplicationDirectory, LocalCallHandle, ServiceContext } from '../call/local-call.js';
+import type { Clock } from '../transaction/clock.js';
+import type { CallInfo, HostValue } from './engine/protocol.js';
+import type { ServiceOutcome } from './engine/service-status.js';
+import { ServiceCall } from './host/service-call.js';
+
+export interface ServiceNumber {
+  service: string;
+  args: HostValue;
+  /** the number that takes the call when the service fails before answering; null: an error response */
+  fallback: string | null;
+}
+
+export interface ServiceNumberLookup {
+  find(domain: string, number: string): ServiceNumber | undefined;
+}
+
+/** What runs the scripts: the supervisor of the services' VMs. */
+export interface ServiceRunner {
+  run(service: string, call: CallInfo, args: HostValue): Promise<ServiceOutcome>;
+  /** the host is done with the call: the script is dropped if it still runs */
+  end(callId: string): void;
+}
+
+/** How long a script may go on after its call ended (saving a message, say) before it is dropped. */
+const AFTER_HANGUP_GRACE_MS = 30_000;
+
+export class LuaServices implements ApplicationDirectory {
+  private readonly active = new Map<string, ServiceCall>();
+
+  constructor(
+    private readonly numbers: ServiceNumberLookup,
+    private readonly runner: ServiceRunner,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The ServiceCall behind a call id, for the host functions. */
+  readonly lookup = (callId: string): ServiceCall | undefined => this.active.get(callId);
+
+  /**
+   * The service of `number`: its own entry, else the longest entry ending in `*` that starts it, so
+   * one entry `*6*` serves every `*6*<room>*<pin>` (the script reads the rest from call.dialled).
+   */
+  find(domain: string, number: string): Application | undefined {
+    let entry = this.numbers.find(domain, number);
+    for (let end = number.length - 2; !entry && end >= 0; end--) {
+      if (number[end] === '*') entry = this.numbers.find(domain, number.slice(0, end + 1));
+    }
+    if (!entry) return undefined;
+    const found = entry;
+    return (call, services) => this.runService(found, call, services);
+  }
+
+  private async runService(entry: ServiceNumber, call: LocalCallHandle, services: ServiceContext): Promise<void> {
+    const session = new ServiceCall(call, services, this.clock, (c, number) => c.route(number));
+    this.active.set(call.id, session);
+    let finished = false;
+    let grace: ReturnType<Clock['setTimer']> | undefined;
+    void call.ended.then(() => {
+      if (!finished) grace = this.clock.setTimer(AFTER_HANGUP_GRACE_MS, () => this.runner.end(call.id));
+    });
+    const info: CallInfo = { id: call.id, domain: call.domain, caller: call.caller, callerName: call.callerName, dialled: call.dialled };
+    try {
+      const outcome = await this.runner.run(entry.service, info, entry.args);
+      if (!outcome.ok) this.onFailure(entry, session, outcome);
+    } finally {
+      finished = true;
+      this.active.delete(call.id);
+      if (grace !== undefined) this.clock.clearTimer(grace);
+    }
+  }
+
+  private onFailure(entry: ServiceNumber, session: ServiceCall, outcome: Extract<ServiceOutcome, { ok: false }>): void {
+    const call = session.call;
+    this.logger.warn({ service: entry.service, dialled: call.dialled, call: call.id, kind: outcome.kind, error: outcome.error }, 'service failed on a call');
+    if (call.isEnded) return;
+    if (!session.answered && entry.fallback !== null && entry.fallback !== call.dialled) {
+      call.route(entry.fallback);
+      return;
+    }
+    if (!session.answered) call.reject(500, 'Server Internal Error - service failed');
+  }
+}
