@@ -1,9 +1,12 @@
 -- Voicemail deposit: the caller hears the mailbox's greeting, then a beep, and leaves a message,
 -- ended by # or by hanging up. The message is stored, the owner's phone lamp lights (MWI), and the
 -- message is e-mailed when the mailbox has an address.
--- args.mailbox: the mailbox; default the number dialled.
+-- args.mailbox: the mailbox; or args.code: a prefix, the mailbox follows it in the number dialled
+-- (the default *96*<mailbox>, where the extension service sends callers); else the number dialled.
 return function(call, args)
-  local number = args.mailbox or call.dialled
+  local number = args.mailbox
+    or (args.code and call.dialled:sub(1, #args.code) == args.code and call.dialled:sub(#args.code + 1))
+    or call.dialled
   local box = mailbox.get(number)
   if not box then
     call:reject(404, "No Such Mailbox")

@@ -19,7 +19,7 @@ import type { SipStack } from '../stack/sip-stack.js';
 import type { Binding, CallRecord, EndReason, NewCallRecord } from '../store/types.js';
 import type { Clock } from '../transaction/clock.js';
 import type { ClientTransactionUser, ServerTransaction } from '../transaction/layer.js';
-import { callRecordOf, type Branch, type Call } from './call.js';
+import { callRecordOf, dialOutcomeOf, type Branch, type Call, type DialController, type DialOutcome } from './call.js';
 import { copyRecordRoute, copySessionHeaders, mirrorResponse } from './relay.js';
 import { isSdp, relayBody, streamCount } from './call-media.js';
 import { LocalCall, type Application, type ApplicationDirectory, type ServiceContext } from './local-call.js';
@@ -35,6 +35,10 @@ export interface CallManagerDeps {
   media: MediaRelay | undefined;
   /** numbers the server answers itself (services); looked up before extensions */
   applications?: ApplicationDirectory;
+  /** the service that handles calls to extensions (forwarding, do not disturb, voicemail), if any */
+  extensionService?: ApplicationDirectory;
+  /** what a caller gets who may not dial the number (call restriction levels); undefined: the call goes on */
+  restriction?: (domain: string, caller: string, dialled: string) => Application | undefined;
   /** what services get besides the call; required with applications */
   services?: ServiceContext;
   /** where call recordings go (<data-dir>/recordings) */
@@ -89,7 +93,8 @@ export class CallManager {
   constructor(private readonly deps: CallManagerDeps) {}
 
   list(): ActiveCall[] {
-    const local = [...this.localCalls.values()].map((c): ActiveCall => ({
+    // a service's call while it dials is listed as the call that rings the phones
+    const local = [...this.localCalls.values()].filter((c) => !c.dialling).map((c): ActiveCall => ({
       id: c.id,
       domain: c.domain,
       caller: c.caller,
@@ -113,8 +118,20 @@ export class CallManager {
     }))];
   }
 
+  /** Whether `number` is on a call: talking, or placing one (ringing phones do not count). */
+  isBusy(domain: string, number: string): boolean {
+    for (const call of this.calls.values()) {
+      if (call.domain !== domain) continue;
+      if (call.caller === number || (call.state === 'answered' && call.callee === number)) return true;
+    }
+    for (const call of this.localCalls.values()) if (call.domain === domain && call.caller === number) return true;
+    return false;
+  }
+
   count(): number {
-    return this.calls.size + this.localCalls.size;
+    let dialling = 0;
+    for (const c of this.localCalls.values()) if (c.dialling) dialling++;
+    return this.calls.size + this.localCalls.size - dialling;
   }
 
   hangup(id: string, reason: EndReason = 'hangup_api'): boolean {
@@ -219,7 +236,16 @@ export class CallManager {
    * Where the dialled `calleeNumber` goes: a service the server answers, else the extension's phones.
    * `hops` counts hand-offs from services (call:route), so two services routing to each other end.
    */
-  private route(req: SipRequest, tx: ServerTransaction, callerTag: string, calleeDomain: string, caller: CallerExtension, calleeNumber: string | undefined, hops: number): void {
+  private route(
+    req: SipRequest,
+    tx: ServerTransaction,
+    callerTag: string,
+    calleeDomain: string,
+    caller: CallerExtension,
+    calleeNumber: string | undefined,
+    hops: number,
+    bypassServices = false,
+  ): void {
     const reject = (status: number, reason?: string) => tx.respond(createResponse(req, status, reason, callerTag));
     // From here on the caller is known, so every outcome is a call attempt with a record.
     const refuse = (status: number, reason: string, callee: string) => {
@@ -241,20 +267,41 @@ export class CallManager {
       });
     };
     if (hops > MAX_ROUTE_HOPS) return refuse(482, 'Loop Detected - services route to each other', calleeNumber ?? '');
-    const application = calleeNumber === undefined ? undefined : this.deps.applications?.find(calleeDomain, calleeNumber);
+    const refusal = calleeNumber === undefined || bypassServices ? undefined : this.deps.restriction?.(calleeDomain, caller.number, calleeNumber);
+    if (refusal && calleeNumber !== undefined) return this.startLocalCall(req, tx, callerTag, calleeDomain, caller, calleeNumber, refusal, hops);
+    const application = calleeNumber === undefined || bypassServices ? undefined : this.deps.applications?.find(calleeDomain, calleeNumber);
     if (application && calleeNumber !== undefined) {
       return this.startLocalCall(req, tx, callerTag, calleeDomain, caller, calleeNumber, application, hops);
     }
     const callee = calleeNumber === undefined ? undefined : this.deps.extensions.find(calleeDomain, calleeNumber);
     if (!callee) return refuse(404, 'Not Found', calleeNumber ?? '');
+    const extensionService = bypassServices ? undefined : this.deps.extensionService?.find(calleeDomain, callee.number);
+    if (extensionService) return this.startLocalCall(req, tx, callerTag, calleeDomain, caller, callee.number, extensionService, hops);
     const bindings = this.deps.location.lookup(calleeDomain, callee.number);
     if (bindings.length === 0) return refuse(480, 'Temporarily Unavailable', callee.number);
 
+    this.startForkedCall(req, tx, callerTag, calleeDomain, caller, [{ ...callee, bindings }], this.deps.noAnswerTimeoutSeconds() * 1000);
+  }
+
+  /**
+   * Rings the phones of `targets` for a call whose caller the server has not answered yet. The first
+   * 2xx wins; with a `controller` (a service's call:dial) a failure goes back to it instead of the caller.
+   */
+  private startForkedCall(
+    req: SipRequest,
+    tx: ServerTransaction,
+    callerTag: string,
+    domain: string,
+    caller: CallerExtension,
+    targets: ReadonlyArray<{ number: string; directMedia: boolean; bindings: Binding[] }>,
+    noAnswerMs: number,
+    controller?: DialController,
+  ): Call {
     const call: Call = {
       id: randomUUID(),
-      domain: calleeDomain,
+      domain,
       caller: caller.number,
-      callee: callee.number,
+      callee: targets[0]!.number,
       state: 'ringing',
       invite: req,
       inviteTx: tx,
@@ -271,19 +318,26 @@ export class CallManager {
       nextRseq: 1,
       callerAcked: false,
       pendingAck: undefined,
+      controller,
     };
     this.calls.set(call.id, call);
     this.byInviteTx.set(tx, call);
     tx.onAckTimeout = () => this.onCallerAckTimeout(call);
-    call.noAnswerTimer = this.deps.clock.setTimer(this.deps.noAnswerTimeoutSeconds() * 1000, () => this.onNoAnswer(call));
+    call.noAnswerTimer = this.deps.clock.setTimer(noAnswerMs, () => this.onNoAnswer(call));
     const callerName = caller.displayName || caller.number;
     const fork = (offer: Buffer) => {
-      for (const binding of bindings) this.startBranch(call, binding, offer, callerName, (req.maxForwards() ?? 70) - 1);
+      for (const target of targets) {
+        for (const binding of target.bindings) this.startBranch(call, binding, target.number, offer, callerName, (req.maxForwards() ?? 70) - 1);
+      }
       if (call.branches.every((b) => b.state === 'failed')) this.finishIfAllFailed(call);
     };
     const media = this.deps.media;
-    if (!media || (caller.directMedia && callee.directMedia && reachEachOther(req, bindings))) return fork(req.body);
-    const signalling = { caller: req.source?.address ?? '127.0.0.1', callee: bindings[0].sourceAddress };
+    const bindings = targets.flatMap((t) => t.bindings);
+    if (!media || (caller.directMedia && targets.every((t) => t.directMedia) && reachEachOther(req, bindings))) {
+      fork(req.body);
+      return call;
+    }
+    const signalling = { caller: req.source?.address ?? '127.0.0.1', callee: bindings[0]!.sourceAddress };
     media.open({ streams: streamCount(req.body), signalling }).then(
       (session) => {
         if (call.state !== 'ringing') return session?.close();
@@ -306,6 +360,7 @@ export class CallManager {
         if (call.state === 'ringing') this.failCaller(call, 500, 'Server Internal Error - media', 'failed', 'system');
       },
     );
+    return call;
   }
 
   /** CANCEL of a pending INVITE (RFC 3261 §9.2). */
@@ -409,10 +464,11 @@ export class CallManager {
         contactFor: (r) => this.deps.stack.contactUri(r.source ?? uriToEndpoint(r.uri) ?? DEFAULT_DEST),
         record: (rec) => this.record(rec),
         onDialog: (c, dialog) => this.localDialogs.set(dialog.id, c),
-        handOff: (c, number) => {
+        dial: (c, targets, timeoutMs) => this.dialFromService(c, req, tx, tag, domain, caller, targets, timeoutMs),
+        handOff: (c, number, bypassServices) => {
           this.localCalls.delete(c.id);
           this.localByInviteTx.delete(tx);
-          this.route(req, tx, tag, domain, caller, number, hops + 1);
+          this.route(req, tx, tag, domain, caller, number, hops + 1, bypassServices);
         },
         forget: (c) => {
           this.localCalls.delete(c.id);
@@ -441,12 +497,47 @@ export class CallManager {
       .finally(() => call.hangup());
   }
 
-  private startBranch(call: Call, binding: Binding, offer: Buffer, callerName: string, maxForwards: number): void {
+  /**
+   * call:dial of a service for its caller, not answered yet: rings the phones of `targets`. Answered,
+   * the call is the B2BUA's from then on and the promise resolves when it ended; otherwise the caller
+   * is the service's again and the promise says why nobody answered.
+   */
+  private dialFromService(
+    local: LocalCall,
+    req: SipRequest,
+    tx: ServerTransaction,
+    tag: string,
+    domain: string,
+    caller: CallerExtension,
+    targets: readonly string[],
+    timeoutMs: number,
+  ): Promise<DialOutcome> {
+    const reachable = targets.flatMap((number) => {
+      const extension = this.deps.extensions.find(domain, number);
+      const bindings = extension ? this.deps.location.lookup(domain, number) : [];
+      return extension && bindings.length > 0 ? [{ ...extension, bindings }] : [];
+    });
+    if (reachable.length === 0) return Promise.resolve({ status: 'unavailable', code: 480 });
+    if (!this.accepting) return Promise.resolve({ status: 'failed', code: 503 });
+    return new Promise((resolve) => {
+      this.localByInviteTx.delete(tx);
+      const call: Call = this.startForkedCall(req, tx, tag, domain, caller, reachable, timeoutMs, {
+        onUnanswered: (status) => {
+          this.localByInviteTx.set(tx, local);
+          resolve(dialOutcomeOf(status));
+        },
+        // never during startForkedCall: only a CANCEL, a BYE or a timer ends a call that started
+        onEnded: () => resolve(call.answeredAt !== null ? { status: 'answered', answeredBy: call.callee } : { status: 'cancelled', code: 487 }),
+      });
+    });
+  }
+
+  private startBranch(call: Call, binding: Binding, target: string, offer: Buffer, callerName: string, maxForwards: number): void {
     const dest = { transport: binding.transport as 'UDP' | 'TCP' | 'TLS', address: binding.sourceAddress, port: binding.sourcePort };
     const invite = new SipRequest('INVITE', binding.contactUri);
     invite.add('Max-Forwards', String(maxForwards));
     invite.add('From', `${quoteDisplay(callerName)} <sip:${call.caller}@${call.domain}>;tag=${newTag()}`);
-    invite.add('To', `<sip:${call.callee}@${call.domain}>`);
+    invite.add('To', `<sip:${target}@${call.domain}>`);
     invite.add('Call-ID', newCallId(call.domain));
     invite.add('CSeq', '1 INVITE');
     invite.add('Contact', `<${this.deps.stack.contactUri(dest)}>`);
@@ -465,6 +556,7 @@ export class CallManager {
       finalStatus: 0,
       earlyDialog: undefined,
       releasedDialog: undefined,
+      target,
     };
     call.branches.push(branch);
     const user: ClientTransactionUser = {
@@ -543,6 +635,7 @@ export class CallManager {
     else this.sendAckTo(dialog, inviteSeq);
     branch.state = 'answered';
     call.state = 'answered';
+    call.callee = branch.target;
     call.answeredAt = this.deps.clock.now();
     this.deps.clock.clearTimer(call.noAnswerTimer);
     call.calleeDialog = dialog;
@@ -636,6 +729,16 @@ export class CallManager {
     hangupBy: CallRecord['hangupBy'],
     endReason: EndReason | null = null,
   ): void {
+    if (call.controller && call.state === 'ringing' && hangupBy !== 'caller') {
+      // a service dialled: it hears how the dial went and decides what the caller gets
+      this.cancelBranches(call);
+      this.release(call);
+      // the caller's INVITE and its early dialog are the service's again, at once
+      if (call.callerDialog) this.dialogs.delete(call.callerDialog.id);
+      this.byInviteTx.delete(call.inviteTx);
+      call.controller.onUnanswered(status);
+      return;
+    }
     call.inviteTx.respond(createResponse(call.invite, status, reason, call.callerTag));
     this.end(call, status, disposition, hangupBy, endReason);
   }
@@ -803,6 +906,13 @@ export class CallManager {
 
   private end(call: Call, finalStatus: number, disposition: CallRecord['disposition'], hangupBy: CallRecord['hangupBy'], endReason: EndReason | null = null): void {
     if (call.state === 'ended') return;
+    this.release(call);
+    this.record(callRecordOf(call, this.deps.clock.now(), finalStatus, disposition, hangupBy, endReason));
+    call.controller?.onEnded();
+  }
+
+  /** Lets go of everything the call holds, without a record: end() records, a failed dial does not. */
+  private release(call: Call): void {
     call.state = 'ended';
     this.deps.clock.clearTimer(call.noAnswerTimer);
     const recording = call.recording?.recording;
@@ -817,7 +927,6 @@ export class CallManager {
     });
     if (call.callerDialog) call.callerDialog.state = 'terminated';
     if (call.calleeDialog) call.calleeDialog.state = 'terminated';
-    this.record(callRecordOf(call, this.deps.clock.now(), finalStatus, disposition, hangupBy, endReason));
   }
 
   private record(rec: NewCallRecord): void {

@@ -21,6 +21,8 @@ export interface Branch {
   earlyDialog: Dialog | undefined;
   /** answered after another branch won: acknowledged and released with BYE */
   releasedDialog: Dialog | undefined;
+  /** the extension whose phone this branch rings */
+  target: string;
 }
 
 export type CallState = 'ringing' | 'answered' | 'ended';
@@ -52,6 +54,28 @@ export interface Call {
   callerAcked: boolean;
   /** a 2xx to an INVITE without an offer: our ACK on `dialog` waits for the ACK from `side` */
   pendingAck: { side: 'caller' | 'callee'; dialog: Dialog; inviteSeq: number } | undefined;
+  /** the service that dialled (call:dial): it hears a failure instead of the caller, and the end */
+  controller?: DialController;
+}
+
+/** What a service's call:dial learns from the B2BUA. */
+export interface DialController {
+  /** nobody answered: the caller is untouched (no final response, no record) and the service goes on */
+  onUnanswered(status: number): void;
+  /** the call was answered and has now ended, or the caller cancelled: the caller's side is over */
+  onEnded(): void;
+}
+
+/** How a service's call:dial ended (docs/lua-api.md). */
+export type DialOutcome =
+  | { status: 'answered'; answeredBy: string }
+  | { status: 'busy' | 'noanswer' | 'unavailable' | 'failed' | 'cancelled'; code: number };
+
+export function dialOutcomeOf(status: number): DialOutcome {
+  if (status === 486 || status === 600 || status === 603) return { status: 'busy', code: status };
+  if (status === 408) return { status: 'noanswer', code: status };
+  if (status === 404 || status === 410 || status === 480 || status === 503) return { status: 'unavailable', code: status };
+  return { status: 'failed', code: status };
 }
 
 export function callRecordOf(

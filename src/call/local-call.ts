@@ -14,6 +14,7 @@ import type { EndReason, NewCallRecord } from '../store/types.js';
 import type { Clock } from '../transaction/clock.js';
 import type { ClientTransactionUser, ServerTransaction } from '../transaction/layer.js';
 import { isSdp } from './call-media.js';
+import type { DialOutcome } from './call.js';
 import type { ConferenceBridge } from '../media/conference/conference-bridge.js';
 import type { SoundLibrary } from '../media/sound-library.js';
 import type { TonePlan } from '../media/tones.js';
@@ -30,15 +31,27 @@ export interface LocalCallHandle {
   readonly dialled: string;
   /** Answers (200 with SDP) and resolves with the media endpoint once audio can flow. */
   answer(): Promise<MediaEndpoint>;
+  /** Audio before answering (183 with SDP); the call can still be refused. */
+  earlyMedia(): Promise<MediaEndpoint>;
+  /** answered with a 200 */
+  readonly answered: boolean;
   /** 180 Ringing, before the call is answered. */
   ringing(): void;
+  /** Another provisional status before the call is answered: 181 Call Is Being Forwarded, 182 Queued. */
+  progress(status: 181 | 182, reason: string): void;
   /** Refuses the call before it is answered (a final 3xx-6xx status). */
   reject(status: number, reason?: string): void;
   /**
    * Gives the unanswered call to the routing of `number`, as if the caller had dialled it; from then on
    * this handle is ended and the call belongs to whatever `number` reaches.
    */
-  route(number: string): void;
+  route(number: string, options?: RouteOptions): void;
+  /**
+   * Rings the phones of `targets` for the caller, not answered yet. Answered: the caller and that phone
+   * talk, and the promise resolves once the call is over (this handle is ended then). Not answered:
+   * the caller is still ringing and this handle can go on (play, record, dial again...).
+   */
+  dial(targets: readonly string[], timeoutSeconds: number): Promise<DialOutcome>;
   /** Ends the call: BYE when answered, else 480. */
   hangup(): void;
   readonly ended: Promise<void>;
@@ -46,10 +59,17 @@ export interface LocalCallHandle {
 }
 
 /** What the server offers every service besides the call itself. */
+export interface RouteOptions {
+  /** ring the extension's phones as they are, without any service (the fallback of a failed extension service) */
+  bypassServices?: boolean;
+}
+
 export interface ServiceContext {
   sounds: SoundLibrary;
   conferences: ConferenceBridge;
   tonePlan(): TonePlan;
+  /** how long phones ring before a call counts as not answered ([sip] no_answer_timeout) */
+  ringSeconds(): number;
   /** language of the voice prompts ([media] language) */
   language(): string;
   dataDir: string;
@@ -71,7 +91,9 @@ export interface LocalCallDeps {
   allowedMethods: string;
   record(rec: NewCallRecord): void;
   /** the unanswered call continues as a call to `number` */
-  handOff(call: LocalCall, number: string): void;
+  handOff(call: LocalCall, number: string, bypassServices: boolean): void;
+  /** rings the phones of `targets` for the unanswered caller (call:dial) */
+  dial(call: LocalCall, targets: readonly string[], timeoutMs: number): Promise<DialOutcome>;
   /** the dialog exists from the 200 on: in-dialog requests must find the call */
   onDialog(call: LocalCall, dialog: Dialog): void;
   forget(call: LocalCall): void;
@@ -91,7 +113,7 @@ export class LocalCall implements LocalCallHandle {
   answeredAt: number | null = null;
   dialog: Dialog | undefined;
   readonly ended: Promise<void>;
-  private state: 'ringing' | 'answering' | 'answered' | 'ended' = 'ringing';
+  private state: 'ringing' | 'dialling' | 'answering' | 'early' | 'answered' | 'ended' = 'ringing';
   private own: OwnLeg | undefined;
   private endpoint: MediaEndpoint | undefined;
   private watched: WatchedMedia | undefined;
@@ -125,6 +147,11 @@ export class LocalCall implements LocalCallHandle {
     return this.tx;
   }
 
+  /** its caller's INVITE belongs to the B2BUA for now: call:dial is ringing phones */
+  get dialling(): boolean {
+    return this.state === 'dialling';
+  }
+
   get answered(): boolean {
     return this.state === 'answered';
   }
@@ -134,8 +161,41 @@ export class LocalCall implements LocalCallHandle {
   }
 
   async answer(): Promise<MediaEndpoint> {
+    if (this.state === 'early' && this.endpoint) {
+      this.sendAnswer(this.lastAnswerBody);
+      return this.endpoint;
+    }
+    const ready = await this.negotiate('answer');
+    if (ready.lateOffer) return this.answerWithOffer(ready.own);
+    this.sendAnswer(ready.body);
+    return ready.endpoint;
+  }
+
+  /**
+   * Audio before the answer (183 Session Progress with SDP): the caller hears prompts and tones while
+   * the call is not answered, so it can still be refused (403 after "you may not make this call").
+   */
+  async earlyMedia(): Promise<MediaEndpoint> {
+    if (this.state === 'early' && this.endpoint) return this.endpoint;
+    const ready = await this.negotiate('early media');
+    if (ready.lateOffer) {
+      this.refuse(488, 'Not Acceptable Here - early media needs an offer in the INVITE');
+      throw new CallAlreadyEndedError('early media needs an offer in the INVITE');
+    }
+    const res = createResponse(this.invite, 183, 'Session Progress', this.tag);
+    res.add('Contact', `<${this.deps.contactFor(this.invite)}>`);
+    res.add('Content-Type', 'application/sdp');
+    res.body = Buffer.from(ready.body);
+    this.lastAnswerBody = ready.body;
+    this.state = 'early';
+    this.tx.respond(res);
+    return ready.endpoint;
+  }
+
+  /** Opens the server's leg and answers the caller's offer; the SDP is sent by the caller of this. */
+  private async negotiate(what: string): Promise<{ lateOffer: true; own: OwnLeg } | { lateOffer: false; body: string; endpoint: MediaEndpoint }> {
     if (this.state === 'ended') throw new CallAlreadyEndedError('the caller hung up');
-    if (this.state !== 'ringing') throw new Error('answer() called twice');
+    if (this.state !== 'ringing') throw new Error(`${what}: the call is ${this.state}`);
     this.state = 'answering';
     const signalling = this.invite.source?.address ?? '127.0.0.1';
     const own = await this.deps.media.openLeg(signalling);
@@ -154,7 +214,7 @@ export class LocalCall implements LocalCallHandle {
       this.refuse(488, 'Not Acceptable Here - unreadable SDP');
       throw new CallAlreadyEndedError('unreadable SDP');
     }
-    if (!offer) return this.answerWithOffer(own);
+    if (!offer) return { lateOffer: true, own };
     let sdp;
     try {
       sdp = answerOffer(offer, own.sdpAddress, own.leg.rtpPort, this.sessionId, this.sessionVersion);
@@ -165,31 +225,52 @@ export class LocalCall implements LocalCallHandle {
     }
     const stream = offer.streams[sdp.audioIndex]!;
     own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.rtcpPort, signallingAddress: signalling });
-    const endpoint = this.startMedia(sdp.format!);
-    this.sendAnswer(sdp.body);
-    return endpoint;
+    return { lateOffer: false, body: sdp.body, endpoint: this.startMedia(sdp.format!) };
   }
 
   ringing(): void {
-    if (this.state !== 'ringing') return;
-    this.tx.respond(createResponse(this.invite, 180, 'Ringing', this.tag));
+    this.progress(180, 'Ringing');
   }
 
-  route(number: string): void {
+  progress(status: 180 | 181 | 182, reason: string): void {
+    if (this.state !== 'ringing') return;
+    this.tx.respond(createResponse(this.invite, status, reason, this.tag));
+  }
+
+  route(number: string, options: RouteOptions = {}): void {
     if (this.state !== 'ringing') throw new Error(`only an unanswered call can be routed (this one is ${this.state})`);
     // the new route answers the INVITE and records the call; this handle only lets go
     this.state = 'ended';
     this.tx.onAckTimeout = undefined;
-    this.deps.handOff(this, number);
+    this.deps.handOff(this, number, options.bypassServices ?? false);
     this.endNow();
   }
 
+  async dial(targets: readonly string[], timeoutSeconds: number): Promise<DialOutcome> {
+    if (this.state === 'ended') throw new CallAlreadyEndedError('the caller hung up');
+    if (this.state !== 'ringing') throw new Error(`only an unanswered call can be dialled on (this one is ${this.state})`);
+    this.state = 'dialling';
+    const outcome = await this.deps.dial(this, targets, timeoutSeconds * 1000);
+    if (outcome.status === 'answered' || outcome.status === 'cancelled') {
+      // the B2BUA answered or refused the caller and recorded the call: this handle only lets go
+      this.state = 'ended';
+      this.deps.forget(this);
+      this.endNow();
+    } else {
+      this.state = 'ringing';
+      this.tx.onAckTimeout = () => this.finish(200, 'system', 'ack_timeout', true);
+    }
+    return outcome;
+  }
+
   reject(status: number, reason?: string): void {
-    if (this.state !== 'ringing') return;
+    if (this.state !== 'ringing' && this.state !== 'early') return;
     this.refuse(status, reason);
   }
 
   hangup(): void {
+    // while dialling the B2BUA owns the caller's INVITE
+    if (this.state === 'dialling') return;
     if (this.state === 'answered') {
       this.sendBye();
       this.finish(200, 'callee', null, true);
@@ -200,6 +281,7 @@ export class LocalCall implements LocalCallHandle {
 
   /** The server ends it (shutdown, API, media timeout). */
   terminate(reason: EndReason): void {
+    if (this.state === 'dialling') return;
     if (this.state === 'answered') {
       this.sendBye();
       this.finish(200, 'system', reason, true);
@@ -319,7 +401,7 @@ export class LocalCall implements LocalCallHandle {
   }
 
   private refuse(status: number, reason?: string): void {
-    if (this.state === 'ended' || this.state === 'answered') return;
+    if (this.state === 'ended' || this.state === 'answered' || this.state === 'dialling') return;
     this.tx.respond(createResponse(this.invite, status, reason, this.tag));
     this.finish(status, status === 486 || status === 600 ? 'callee' : 'system', null, false);
   }
@@ -355,7 +437,7 @@ export class LocalCall implements LocalCallHandle {
       answeredAt: wasAnswered ? this.answeredAt : null,
       endedAt: now,
       durationSeconds: wasAnswered && this.answeredAt !== null ? Math.max(0, Math.round((now - this.answeredAt) / 1000)) : 0,
-      disposition: wasAnswered ? 'answered' : finalStatus === 487 ? 'cancelled' : finalStatus === 486 ? 'busy' : 'failed',
+      disposition: wasAnswered ? 'answered' : finalStatus === 487 ? 'cancelled' : finalStatus === 486 ? 'busy' : finalStatus === 408 ? 'no_answer' : 'failed',
       finalStatus: wasAnswered ? 200 : finalStatus,
       hangupBy,
       endReason,

@@ -168,7 +168,8 @@ async function startOnStore(
   cleanups.push(() => location.close());
 
   // before SIP listens: a request that arrives while the services' workers start would get 503
-  const services = await startServiceEngine({ store, vars, dataDir, clock, logger });
+  let calls: CallManager | undefined;
+  const services = await startServiceEngine({ lines: () => calls, store, vars, dataDir, clock, logger });
   cleanups.push(() => services.close());
 
   const trace = vars.log.sip_trace
@@ -224,13 +225,14 @@ async function startOnStore(
     conferences,
     tonePlan: () => TONE_PLANS[vars.media.tone_country] ?? TONE_PLANS.us!,
     language: () => vars.media.language,
+    ringSeconds: () => vars.sip.no_answer_timeout,
     dataDir,
   };
   cleanups.push(() => media.close());
 
   const cdrCsv = new CdrCsvWriter(join(dataDir, 'cdr'));
   cleanups.push(() => cdrCsv.close());
-  const calls = new CallManager({
+  calls = new CallManager({
     stack,
     domains,
     auth,
@@ -239,6 +241,8 @@ async function startOnStore(
     noAnswerTimeoutSeconds: () => vars.sip.no_answer_timeout,
     media,
     applications: firstOf(new BuiltinApplications(() => ({ echoTest: vars.features.echo_test }), opts.applications), services.directory),
+    extensionService: services.extensions,
+    restriction: (domain, caller, dialled) => services.restriction(domain, caller, dialled),
     services: serviceContext,
     recordingsDir: join(dataDir, 'recordings'),
     clock,

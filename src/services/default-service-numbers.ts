@@ -17,6 +17,7 @@ export const DEFAULT_SERVICE_NUMBERS: ReadonlyMap<string, ServiceNumber> = new M
   ['*93#', forward('unreachable', '*93*')],
   ['*78', { service: 'dnd', args: { on: true }, fallback: null }],
   ['*79', { service: 'dnd', args: { on: false }, fallback: null }],
+  ['*96*', { service: 'voicemail', args: { code: '*96*' }, fallback: null }],
   ['*97', { service: 'voicemail-main', args: { own: true }, fallback: null }],
   ['*98', { service: 'voicemail-main', args: { own: false }, fallback: null }],
   ['*6*', { service: 'conference', args: { code: '*6*' }, fallback: null }],

@@ -14,6 +14,10 @@ export interface ServiceNumber {
   args: HostValue;
   /** the number that takes the call when the service fails before answering; null: an error response */
   fallback: string | null;
+  /** the fallback rings its extension's phones directly, past any service (so a broken extension service still rings) */
+  fallbackDirect?: boolean;
+  /** what the caller gets when the service fails before answering and there is no fallback (default 500) */
+  failureStatus?: number;
 }
 
 export interface ServiceNumberLookup {
@@ -22,10 +26,15 @@ export interface ServiceNumberLookup {
 
 /** What runs the scripts: the supervisor of the services' VMs. */
 export interface ServiceRunner {
+  /** whether `service` can take calls now */
+  isRunning(service: string): boolean;
   run(service: string, call: CallInfo, args: HostValue): Promise<ServiceOutcome>;
   /** the host is done with the call: the script is dropped if it still runs */
   end(callId: string): void;
 }
+
+const EXTENSION_SERVICE = 'extension';
+const RESTRICTED_SERVICE = 'call-restricted';
 
 /** How long a script may go on after its call ended (saving a message, say) before it is dropped. */
 const AFTER_HANGUP_GRACE_MS = 30_000;
@@ -57,6 +66,28 @@ export class LuaServices implements ApplicationDirectory {
     return (call, services) => this.runService(found, call, services);
   }
 
+  /**
+   * The extension service (lua/services/extension.lua) for calls to extensions: forwarding, do not
+   * disturb, voicemail. When it is missing or broken the extension's phones ring as they are.
+   */
+  readonly extensions: ApplicationDirectory = {
+    find: (_domain, number) => {
+      if (!this.runner.isRunning(EXTENSION_SERVICE)) return undefined;
+      const entry: ServiceNumber = { service: EXTENSION_SERVICE, args: { extension: number }, fallback: number, fallbackDirect: true };
+      return (call, services) => this.runService(entry, call, services);
+    },
+  };
+
+  /**
+   * For a caller who may not dial a number: the call-restricted service (a prompt in early media, then
+   * 403); without it, or when it fails, a plain 403.
+   */
+  restricted(): Application {
+    const entry: ServiceNumber = { service: RESTRICTED_SERVICE, args: {}, fallback: null, failureStatus: 403 };
+    if (this.runner.isRunning(RESTRICTED_SERVICE)) return (call, services) => this.runService(entry, call, services);
+    return (call) => call.reject(403, 'Forbidden - call restricted');
+  }
+
   private async runService(entry: ServiceNumber, call: LocalCallHandle, services: ServiceContext): Promise<void> {
     const session = new ServiceCall(call, services, this.clock, (c, number) => c.route(number));
     this.active.set(call.id, session);
@@ -80,10 +111,10 @@ export class LuaServices implements ApplicationDirectory {
     const call = session.call;
     this.logger.warn({ service: entry.service, dialled: call.dialled, call: call.id, kind: outcome.kind, error: outcome.error }, 'service failed on a call');
     if (call.isEnded) return;
-    if (!session.answered && entry.fallback !== null && entry.fallback !== call.dialled) {
-      call.route(entry.fallback);
+    if (!session.answered && entry.fallback !== null && (entry.fallbackDirect || entry.fallback !== call.dialled)) {
+      call.route(entry.fallback, { bypassServices: entry.fallbackDirect ?? false });
       return;
     }
-    if (!session.answered) call.reject(500, 'Server Internal Error - service failed');
+    if (!session.answered) call.reject(entry.failureStatus ?? 500, entry.failureStatus ? undefined : 'Server Internal Error - service failed');
   }
 }

@@ -4,7 +4,8 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ApplicationDirectory } from '../call/local-call.js';
+import type { Application, ApplicationDirectory } from '../call/local-call.js';
+import { mayDial } from './data/accessors.js';
 import type { Variables } from '../config/variables.js';
 import { Mailer } from '../mail/mailer.js';
 import type { Store } from '../store/types.js';
@@ -19,7 +20,14 @@ import { callFunctions } from './host/call-functions.js';
 import { pbxFunctions } from './host/pbx-functions.js';
 import { LuaServices } from './lua-services.js';
 
+/** What the services learn of the calls in progress; set once the call layer exists. */
+export interface LineState {
+  isBusy(domain: string, number: string): boolean;
+}
+
 export interface ServiceEngineDeps {
+  /** read at each use: the call layer is built after the engine */
+  lines: () => LineState | undefined;
   store: Store;
   vars: Variables;
   dataDir: string;
@@ -30,6 +38,10 @@ export interface ServiceEngineDeps {
 export interface ServiceEngine {
   /** numbers that run Lua services, for the call layer */
   directory: ApplicationDirectory;
+  /** the extension service for calls to extensions */
+  extensions: ApplicationDirectory;
+  /** call restriction: what a caller gets who may not dial the number, else undefined */
+  restriction(domain: string, caller: string, dialled: string): Application | undefined;
   voicemail: VoicemailBox;
   status(): ServiceStatus[];
   exists(name: string): boolean;
@@ -58,6 +70,7 @@ export async function startServiceEngine(deps: ServiceEngineDeps): Promise<Servi
       voicemail,
       logger,
       lookup,
+      isBusy: (domain, number) => deps.lines()?.isBusy(domain, number) ?? false,
       emailNewMessage: (message, mailbox) => emailNewMessage(mailer, message, mailbox, { language: vars.media.language }),
     }),
   ]);
@@ -80,6 +93,8 @@ export async function startServiceEngine(deps: ServiceEngineDeps): Promise<Servi
   services = new LuaServices(serviceNumbersWithDefaults(store.serviceNumbers), supervisor, clock, logger);
   return {
     directory: services,
+    extensions: services.extensions,
+    restriction: (domain, caller, dialled) => (mayDial(store, domain, caller, dialled) ? undefined : services!.restricted()),
     voicemail,
     status: () => supervisor.status(),
     exists: (name) => supervisor.has(name),

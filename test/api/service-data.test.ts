@@ -242,7 +242,7 @@ test('call settings: the defaults until the first write, 404 for an unknown exte
     domain: 'example.com', number: '202', dnd: false,
     forward: { always: null, busy: null, noAnswer: null, unreachable: null },
     forwardToVoicemail: { busy: true, noAnswer: true, unreachable: true },
-    callWaiting: true, ringSeconds: null, restrictionLevel: 9, pickupGroups: [], voicemail: true,
+    callWaiting: true, ringSeconds: null, restrictionLevel: 9, pickupGroups: [], voicemail: false,
   });
   assert.equal(stored('call-settings', '202'), undefined, 'reading does not create');
 

@@ -105,7 +105,7 @@ test('callSettingsOf: the defaults for an extension without settings, stored set
   assert.equal(defaults.ringSeconds, null);
   assert.equal(defaults.restrictionLevel, 9);
   assert.deepEqual(defaults.pickupGroups, []);
-  assert.equal(defaults.voicemail, true);
+  assert.equal(defaults.voicemail, false);
 
   store.serviceData.put('a.example', 'call-settings', '201', { dnd: true, forward: { busy: '300' } });
   const stored = callSettingsOf(store, 'a.example', '201');
@@ -125,6 +125,8 @@ test('mailboxOf: the stored mailbox, else the defaults for an extension with voi
   assert.equal(await verifyPin(sales!.pinHash!, '4321'), true);
 
   addExtension('201');
+  assert.equal(mailboxOf(store, 'a.example', '201'), undefined, 'voicemail is off by default');
+  store.serviceData.put('a.example', 'call-settings', '201', { voicemail: true });
   assert.deepEqual(mailboxOf(store, 'a.example', '201'), {
     number: '201', pinHash: null, email: null, attachAudio: true, greeting: 'default', maxMessages: 100, maxMessageSeconds: 180, deleteAfterEmail: false,
   });

@@ -216,7 +216,7 @@ const CallSettingsFields = Type.Object({
     default: [],
     description: 'the pickup groups whose ringing calls this extension may answer with the pickup code',
   })),
-  voicemail: Flag('the extension has a mailbox (mailboxes/{number}, with the defaults until one is created)', true),
+  voicemail: Flag('the extension has a mailbox (mailboxes/{number}, with the defaults until one is created); off by default, as a new extension has nobody to read its messages yet', false),
 }, { additionalProperties: false });
 
 function checkPickupGroupsExist(body: Record<string, unknown>, { store, domain }: DataKindContext): string | undefined {

@@ -105,6 +105,11 @@ export class ServiceSupervisor {
     return this.services.has(name);
   }
 
+  /** A worker of `name` is serving: run() would not answer 'unavailable' at once. */
+  isRunning(name: string): boolean {
+    return (this.services.get(name)?.current ?? null) !== null;
+  }
+
   /** Runs the service for a call; resolves when the script finishes or fails, never rejects. */
   run(service: string, call: CallInfo, args: HostValue): Promise<ServiceOutcome> {
     const entry = this.services.get(service);

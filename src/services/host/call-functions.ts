@@ -26,6 +26,10 @@ export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFuncti
       await call.answer();
       return true;
     }),
+    method('early_media', async (call) => {
+      await call.earlyMedia();
+      return true;
+    }),
     method('ringing', (call) => {
       call.ringing();
       return null;
@@ -33,6 +37,14 @@ export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFuncti
     method('reject', (call, args) => {
       call.reject(args.integer(0, 'status code', 300, 699), args.optionalString(1, 'reason'));
       return null;
+    }),
+    method('forwarding', (call) => {
+      call.forwarding();
+      return null;
+    }),
+    method('dial', async (call, args): Promise<HostValue> => {
+      const outcome = await call.dial(args.names(0, 'extension number'), args.options(1).optionalNumber('timeout', 1, 600));
+      return outcome.status === 'answered' ? { status: 'answered', answered_by: outcome.answeredBy } : { status: outcome.status, code: outcome.code };
     }),
     method('hangup', (call) => {
       call.hangup();

@@ -24,6 +24,8 @@ export interface PbxFunctionDeps {
   emailNewMessage(message: VoicemailMessage, mailbox: { email: string | null; attachAudio: boolean }): void;
   logger: Logger;
   lookup: ServiceCallLookup;
+  /** `number` is talking or placing a call */
+  isBusy(domain: string, number: string): boolean;
 }
 
 const FORWARDS = ['always', 'busy', 'noAnswer', 'unreachable'];
@@ -157,6 +159,7 @@ export function pbxFunctions(deps: PbxFunctionDeps): Map<string, HostFunction> {
       return null;
     }),
 
+    fn('extension.is_busy', (call, args) => deps.isBusy(domainOf(call), args.string(0, 'number'))),
     fn('extension.exists', (call, args) => store.extensions.find(domainOf(call), args.string(0, 'number')) !== undefined),
     fn('extension.settings', (call, args) => {
       const number = args.string(0, 'number');

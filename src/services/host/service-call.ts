@@ -3,6 +3,7 @@
 // so a script never hangs on a call that is gone.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import type { DialOutcome } from '../../call/call.js';
 import type { LocalCallHandle, ServiceContext } from '../../call/local-call.js';
 import type { MediaEndpoint, RecordResult } from '../../media/endpoint/media-endpoint.js';
 import type { DecodedSound } from '../../media/sound-library.js';
@@ -75,7 +76,7 @@ export class ServiceCall {
   }
 
   get answered(): boolean {
-    return this.endpoint !== undefined;
+    return this.call.answered;
   }
 
   /** 180 Ringing while the call is not answered yet. */
@@ -84,8 +85,30 @@ export class ServiceCall {
     if (!this.answered) this.call.ringing();
   }
 
+  /** 181 Call Is Being Forwarded, so the caller's phone can show it. */
+  forwarding(): void {
+    this.usable();
+    if (!this.answered) this.call.progress(181, 'Call Is Being Forwarded');
+  }
+
+  /** Rings the phones of `targets` (extension numbers) until one answers or `timeoutSeconds` (default: the server's ring time) pass. */
+  async dial(targets: readonly string[], timeoutSeconds: number | undefined): Promise<DialOutcome> {
+    this.usable();
+    if (this.answered) throw new Error('dial: the call is answered already; dialling out of an answered call is not supported yet');
+    return this.call.dial(targets, timeoutSeconds ?? this.services.ringSeconds());
+  }
+
   async answer(): Promise<void> {
     await this.media();
+    if (!this.call.answered) await this.call.answer();
+  }
+
+  /** Audio before the answer: prompts and tones play, the call can still be rejected. */
+  async earlyMedia(): Promise<void> {
+    this.usable();
+    if (this.endpoint) return;
+    this.answering ??= this.call.earlyMedia().then((endpoint) => this.adopt(endpoint));
+    await this.answering;
   }
 
   reject(status: number, reason: string | undefined): void {
@@ -203,19 +226,21 @@ export class ServiceCall {
     return true;
   }
 
-  /** The endpoint, answering first when needed (as Asterisk's Playback does). */
+  /** The endpoint, answering first when there is none yet (as Asterisk's Playback does). */
   private async media(): Promise<MediaEndpoint> {
     this.usable();
     if (this.endpoint) return this.endpoint;
-    this.answering ??= this.call.answer().then((endpoint) => {
-      endpoint.onDigit = (digit) => {
-        this.typedAhead.push(digit);
-        this.wakeDigitWaiter();
-      };
-      this.endpoint = endpoint;
-      return endpoint;
-    });
+    this.answering ??= this.call.answer().then((endpoint) => this.adopt(endpoint));
     return this.answering;
+  }
+
+  private adopt(endpoint: MediaEndpoint): MediaEndpoint {
+    endpoint.onDigit = (digit) => {
+      this.typedAhead.push(digit);
+      this.wakeDigitWaiter();
+    };
+    this.endpoint = endpoint;
+    return endpoint;
   }
 
   private usable(): void {
