@@ -68,6 +68,13 @@ interface LegRef {
   side: 'caller' | 'callee';
 }
 
+/** An answered call routed to a plain extension (no extension service): its phones ring. */
+function ringExtension(number: string): Application {
+  return async (call, services) => {
+    await call.dial([number], services.ringSeconds());
+  };
+}
+
 /** Hand-offs between services (call:route) before a call is refused as a loop. */
 const MAX_ROUTE_HOPS = 10;
 
@@ -465,6 +472,8 @@ export class CallManager {
         record: (rec) => this.record(rec),
         onDialog: (c, dialog) => this.localDialogs.set(dialog.id, c),
         dial: (c, targets, timeoutMs) => this.dialFromService(c, req, tx, tag, domain, caller, targets, timeoutMs),
+        reachable: (targets) => this.reachable(domain, targets),
+        continueAs: (c, number) => this.continueAnswered(c, caller, number, services),
         handOff: (c, number, bypassServices) => {
           this.localCalls.delete(c.id);
           this.localByInviteTx.delete(tx);
@@ -473,8 +482,10 @@ export class CallManager {
         forget: (c) => {
           this.localCalls.delete(c.id);
           // kept briefly so retransmitted BYEs and ACKs still find the call
+          const bridged = c.bridgedDialog;
           this.deps.clock.setTimer(32_000, () => {
             if (c.dialog) this.localDialogs.delete(c.dialog.id);
+            if (bridged) this.localDialogs.delete(bridged.id);
           });
         },
       },
@@ -488,13 +499,43 @@ export class CallManager {
     );
     this.localCalls.set(call.id, call);
     this.localByInviteTx.set(tx, call);
+    this.runApplication(call, app, services);
+  }
+
+  /**
+   * Runs `app` on the call and hangs up when it is done, unless the call went on in another service
+   * (call:route of an answered call) meanwhile: then that one decides.
+   */
+  private runApplication(call: LocalCall, app: Application, services: ServiceContext): void {
+    const turn = ++call.turn;
     Promise.resolve()
       .then(() => app(call, services))
       .catch((err: unknown) => {
         if (call.isEnded) return;
-        this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), call: call.id, dialled }, 'a service failed');
+        this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), call: call.id, dialled: call.dialled }, 'a service failed');
       })
-      .finally(() => call.hangup());
+      .finally(() => {
+        if (call.turn === turn) call.hangup();
+      });
+  }
+
+  /** call:route of an answered call: what `number` reaches takes over the same call. */
+  private continueAnswered(call: LocalCall, caller: CallerExtension, number: string, services: ServiceContext): void {
+    if (call.turn > MAX_ROUTE_HOPS) {
+      call.hangup();
+      return;
+    }
+    const app =
+      this.deps.restriction?.(call.domain, caller.number, number) ??
+      this.deps.applications?.find(call.domain, number) ??
+      this.deps.extensionService?.find(call.domain, number) ??
+      (this.deps.extensions.find(call.domain, number) ? ringExtension(number) : undefined);
+    if (!app) {
+      this.deps.logger.info({ call: call.id, number }, 'an answered call was routed to a number that reaches nothing');
+      call.hangup();
+      return;
+    }
+    this.runApplication(call, app, services);
   }
 
   /**
@@ -512,11 +553,7 @@ export class CallManager {
     targets: readonly string[],
     timeoutMs: number,
   ): Promise<DialOutcome> {
-    const reachable = targets.flatMap((number) => {
-      const extension = this.deps.extensions.find(domain, number);
-      const bindings = extension ? this.deps.location.lookup(domain, number) : [];
-      return extension && bindings.length > 0 ? [{ ...extension, bindings }] : [];
-    });
+    const reachable = this.reachable(domain, targets);
     if (reachable.length === 0) return Promise.resolve({ status: 'unavailable', code: 480 });
     if (!this.accepting) return Promise.resolve({ status: 'failed', code: 503 });
     return new Promise((resolve) => {
@@ -529,6 +566,15 @@ export class CallManager {
         // never during startForkedCall: only a CANCEL, a BYE or a timer ends a call that started
         onEnded: () => resolve(call.answeredAt !== null ? { status: 'answered', answeredBy: call.callee } : { status: 'cancelled', code: 487 }),
       });
+    });
+  }
+
+  /** The targets that are extensions with a registered phone, with those phones. */
+  private reachable(domain: string, targets: readonly string[]): Array<{ number: string; displayName: string; directMedia: boolean; bindings: Binding[] }> {
+    return targets.flatMap((number) => {
+      const extension = this.deps.extensions.find(domain, number);
+      const bindings = extension ? this.deps.location.lookup(domain, number) : [];
+      return extension && bindings.length > 0 ? [{ ...extension, bindings }] : [];
     });
   }
 

@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Dialog } from '../dialog/dialog.js';
+import { Dialog, dialogId } from '../dialog/dialog.js';
 import { MediaEndpoint } from '../media/endpoint/media-endpoint.js';
 import type { MediaRelay, OwnLeg, WatchedMedia } from '../media/relay/media-relay.js';
 import { describeLeg, type MediaStreamState } from '../media/relay/media-session.js';
@@ -14,10 +14,12 @@ import type { EndReason, NewCallRecord } from '../store/types.js';
 import type { Clock } from '../transaction/clock.js';
 import type { ClientTransactionUser, ServerTransaction } from '../transaction/layer.js';
 import { isSdp } from './call-media.js';
-import type { DialOutcome } from './call.js';
+import { dialOutcomeOf, type DialOutcome } from './call.js';
+import type { ForkTarget } from './outbound-fork.js';
+import { ServiceBridge } from './service-bridge.js';
 import type { ConferenceBridge } from '../media/conference/conference-bridge.js';
 import type { SoundLibrary } from '../media/sound-library.js';
-import type { TonePlan } from '../media/tones.js';
+import type { TonePlan, ToneSpec } from '../media/tones.js';
 
 /** What an application (a service) holds of a call the server answers itself. */
 export interface LocalCallHandle {
@@ -42,8 +44,9 @@ export interface LocalCallHandle {
   /** Refuses the call before it is answered (a final 3xx-6xx status). */
   reject(status: number, reason?: string): void;
   /**
-   * Gives the unanswered call to the routing of `number`, as if the caller had dialled it; from then on
-   * this handle is ended and the call belongs to whatever `number` reaches.
+   * Gives the call to the routing of `number`, as if the caller had dialled it: an unanswered call is
+   * answered (or not) by whatever `number` reaches and this handle is ended; an answered one goes on in
+   * the service of `number` on this same handle, and the service that routed it lets go.
    */
   route(number: string, options?: RouteOptions): void;
   /**
@@ -51,7 +54,7 @@ export interface LocalCallHandle {
    * talk, and the promise resolves once the call is over (this handle is ended then). Not answered:
    * the caller is still ringing and this handle can go on (play, record, dial again...).
    */
-  dial(targets: readonly string[], timeoutSeconds: number): Promise<DialOutcome>;
+  dial(targets: readonly string[], timeoutSeconds: number, options?: DialOptions): Promise<DialOutcome>;
   /** Ends the call: BYE when answered, else 480. */
   hangup(): void;
   readonly ended: Promise<void>;
@@ -59,6 +62,11 @@ export interface LocalCallHandle {
 }
 
 /** What the server offers every service besides the call itself. */
+export interface DialOptions {
+  /** played to an answered caller while the phones ring */
+  ringback?: ToneSpec;
+}
+
 export interface RouteOptions {
   /** ring the extension's phones as they are, without any service (the fallback of a failed extension service) */
   bypassServices?: boolean;
@@ -92,8 +100,12 @@ export interface LocalCallDeps {
   record(rec: NewCallRecord): void;
   /** the unanswered call continues as a call to `number` */
   handOff(call: LocalCall, number: string, bypassServices: boolean): void;
+  /** the answered call goes on in the service of `number` (or rings that extension), as if dialled */
+  continueAs(call: LocalCall, number: string): void;
   /** rings the phones of `targets` for the unanswered caller (call:dial) */
   dial(call: LocalCall, targets: readonly string[], timeoutMs: number): Promise<DialOutcome>;
+  /** the registered phones of `targets`, for a dial from an answered call */
+  reachable(targets: readonly string[]): ForkTarget[];
   /** the dialog exists from the 200 on: in-dialog requests must find the call */
   onDialog(call: LocalCall, dialog: Dialog): void;
   forget(call: LocalCall): void;
@@ -114,8 +126,13 @@ export class LocalCall implements LocalCallHandle {
   dialog: Dialog | undefined;
   readonly ended: Promise<void>;
   private state: 'ringing' | 'dialling' | 'answering' | 'early' | 'answered' | 'ended' = 'ringing';
+  /** how many services have run on this call: the last one started hangs up when it is done */
+  turn = 0;
   private own: OwnLeg | undefined;
   private endpoint: MediaEndpoint | undefined;
+  private format: NegotiatedFormat | undefined;
+  /** a dial from the answered call: the phone joined to the caller */
+  private bridge: ServiceBridge | undefined;
   private watched: WatchedMedia | undefined;
   /** a late offer: the answer in the ACK completes answer() */
   private awaitingAck: { resolve: (e: MediaEndpoint) => void; reject: (err: Error) => void } | undefined;
@@ -238,7 +255,12 @@ export class LocalCall implements LocalCallHandle {
   }
 
   route(number: string, options: RouteOptions = {}): void {
-    if (this.state !== 'ringing') throw new Error(`only an unanswered call can be routed (this one is ${this.state})`);
+    if (this.state === 'answered') {
+      // the answered call stays ours: the service of `number` takes it over as it is
+      this.deps.continueAs(this, number);
+      return;
+    }
+    if (this.state !== 'ringing') throw new Error(`only an unanswered or answered call can be routed (this one is ${this.state})`);
     // the new route answers the INVITE and records the call; this handle only lets go
     this.state = 'ended';
     this.tx.onAckTimeout = undefined;
@@ -246,8 +268,9 @@ export class LocalCall implements LocalCallHandle {
     this.endNow();
   }
 
-  async dial(targets: readonly string[], timeoutSeconds: number): Promise<DialOutcome> {
+  async dial(targets: readonly string[], timeoutSeconds: number, options: DialOptions = {}): Promise<DialOutcome> {
     if (this.state === 'ended') throw new CallAlreadyEndedError('the caller hung up');
+    if (this.state === 'answered') return this.dialAnswered(targets, timeoutSeconds * 1000, options);
     if (this.state !== 'ringing') throw new Error(`only an unanswered call can be dialled on (this one is ${this.state})`);
     this.state = 'dialling';
     const outcome = await this.deps.dial(this, targets, timeoutSeconds * 1000);
@@ -261,6 +284,41 @@ export class LocalCall implements LocalCallHandle {
       this.tx.onAckTimeout = () => this.finish(200, 'system', 'ack_timeout', true);
     }
     return outcome;
+  }
+
+  /**
+   * call:dial once answered: the server rings the phones itself, the caller hears ringback, and the
+   * answering phone is joined to the caller's leg; resolves when that call is over (the caller was hung
+   * up with it), or with why nobody answered (the caller is still ours then).
+   */
+  private async dialAnswered(targets: readonly string[], timeoutMs: number, options: DialOptions): Promise<DialOutcome> {
+    if (this.bridge) throw new Error('dial: this call is already connected to a phone');
+    const reachable = this.deps.reachable(targets);
+    if (reachable.length === 0) return { status: 'unavailable', code: 480 };
+    const endpoint = this.endpoint!;
+    const bridge = new ServiceBridge(this.deps, this.own!.leg, this.format!);
+    this.bridge = bridge;
+    let ringing = false;
+    const outcome = await bridge.connect({ domain: this.domain, number: this.caller, displayName: this.callerName }, reachable, timeoutMs, () => {
+      if (ringing || !options.ringback) return;
+      ringing = true;
+      void endpoint.playTone(options.ringback, timeoutMs);
+    });
+    endpoint.stopPlayback();
+    if (!outcome.answered) {
+      this.bridge = undefined;
+      return this.isEnded ? { status: 'cancelled', code: 487 } : dialOutcomeOf(outcome.status);
+    }
+    // the caller's leg now carries the phone's audio, not ours
+    endpoint.close();
+    this.deps.onDialog(this, bridge.dialog!);
+    await this.ended;
+    return { status: 'answered', answeredBy: outcome.target };
+  }
+
+  /** The phone's dialog of a dial from the answered call, while it lasts. */
+  get bridgedDialog(): Dialog | undefined {
+    return this.bridge?.dialog;
   }
 
   reject(status: number, reason?: string): void {
@@ -316,6 +374,15 @@ export class LocalCall implements LocalCallHandle {
 
   /** A request inside our dialog. */
   onRequest(req: SipRequest, tx: ServerTransaction): void {
+    const bridged = this.bridge?.dialog;
+    if (bridged && dialogId(req.callId, req.toTag() ?? '', req.fromTag() ?? '') === bridged.id) {
+      // the phone hung up: so does the caller
+      if (this.bridge!.onRequest(req, tx)) {
+        this.sendBye();
+        this.finish(200, 'callee', null, true);
+      }
+      return;
+    }
     const dialog = this.dialog;
     if (!dialog || this.state === 'ended') {
       tx.respond(createResponse(req, req.method === 'BYE' ? 200 : 481, req.method === 'BYE' ? 'OK' : 'Call/Transaction Does Not Exist'));
@@ -378,6 +445,7 @@ export class LocalCall implements LocalCallHandle {
 
   private startMedia(format: NegotiatedFormat): MediaEndpoint {
     const own = this.own!;
+    this.format = format;
     this.endpoint = new MediaEndpoint(own.leg, format, this.deps.clock);
     const leg = own.leg;
     this.watched = { lastReceivedAt: () => leg.lastReceivedAt, onHold: false };
@@ -422,6 +490,7 @@ export class LocalCall implements LocalCallHandle {
     const wasAnswered = answered && this.answeredAt !== null;
     this.state = 'ended';
     if (this.dialog) this.dialog.state = 'terminated';
+    this.bridge?.close();
     this.endpoint?.close();
     if (this.watched) this.deps.media.unwatch(this.watched);
     this.own?.release();

@@ -76,6 +76,8 @@ export interface Variables {
     event_budget_ms: number;
     /** longest a service's worker may be unresponsive before it is restarted */
     watchdog_ms: number;
+    /** calls to extensions run the extension service (forwarding, do not disturb, voicemail) */
+    extension_service: boolean;
   };
 }
 
@@ -290,6 +292,10 @@ export const VARIABLE_DEFINITIONS: readonly VariableDefinition[] = [
   {
     section: 'services', name: 'watchdog_ms', type: 'integer', default: 1000, min: 100, max: 60000, unit: 'milliseconds',
     description: 'how long a service worker may be unresponsive before it is restarted',
+  },
+  {
+    section: 'services', name: 'extension_service', type: 'boolean', default: true,
+    description: 'calls to extensions run the extension service (lua/services/extension.lua: forwarding, do not disturb, voicemail); false: they ring the phones directly, without those features',
   },
 ];
 

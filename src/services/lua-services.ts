@@ -2,6 +2,7 @@
 // directory, and each call it claims runs as a coroutine in its service's VM, driven through the
 // host functions. When a service fails before the call is answered, the number's fallback takes the
 // call (or the caller gets a clean error); an answered call is hung up.
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Application, ApplicationDirectory, LocalCallHandle, ServiceContext } from '../call/local-call.js';
 import type { Clock } from '../transaction/clock.js';
@@ -90,19 +91,21 @@ export class LuaServices implements ApplicationDirectory {
 
   private async runService(entry: ServiceNumber, call: LocalCallHandle, services: ServiceContext): Promise<void> {
     const session = new ServiceCall(call, services, this.clock, (c, number) => c.route(number));
-    this.active.set(call.id, session);
+    // one id per service run: an answered call routed on runs a second service while the first ends
+    const runId = randomUUID();
+    this.active.set(runId, session);
     let finished = false;
     let grace: ReturnType<Clock['setTimer']> | undefined;
     void call.ended.then(() => {
-      if (!finished) grace = this.clock.setTimer(AFTER_HANGUP_GRACE_MS, () => this.runner.end(call.id));
+      if (!finished) grace = this.clock.setTimer(AFTER_HANGUP_GRACE_MS, () => this.runner.end(runId));
     });
-    const info: CallInfo = { id: call.id, domain: call.domain, caller: call.caller, callerName: call.callerName, dialled: call.dialled };
+    const info: CallInfo = { id: runId, domain: call.domain, caller: call.caller, callerName: call.callerName, dialled: call.dialled };
     try {
       const outcome = await this.runner.run(entry.service, info, entry.args);
       if (!outcome.ok) this.onFailure(entry, session, outcome);
     } finally {
       finished = true;
-      this.active.delete(call.id);
+      this.active.delete(runId);
       if (grace !== undefined) this.clock.clearTimer(grace);
     }
   }

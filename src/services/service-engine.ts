@@ -93,7 +93,7 @@ export async function startServiceEngine(deps: ServiceEngineDeps): Promise<Servi
   services = new LuaServices(serviceNumbersWithDefaults(store.serviceNumbers), supervisor, clock, logger);
   return {
     directory: services,
-    extensions: services.extensions,
+    extensions: { find: (domain, number) => (vars.services.extension_service ? services!.extensions.find(domain, number) : undefined) },
     restriction: (domain, caller, dialled) => (mayDial(store, domain, caller, dialled) ? undefined : services!.restricted()),
     voicemail,
     status: () => supervisor.status(),

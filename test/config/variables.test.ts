@@ -31,7 +31,7 @@ const EXPECTED_DEFAULTS: Variables = {
     host: '', port: 587, security: 'starttls', verify_certificate: true,
     user: '', password: '', from: 'Switchboard <voicemail@localhost>', timeout_seconds: 30,
   },
-  services: { memory_limit_mb: 32, event_budget_ms: 200, watchdog_ms: 1000 },
+  services: { memory_limit_mb: 32, event_budget_ms: 200, watchdog_ms: 1000, extension_service: true },
 };
 
 function parse(text: string) {

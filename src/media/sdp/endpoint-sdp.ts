@@ -67,6 +67,14 @@ export function makeOffer(address: string, port: number, sessionId: number, vers
   return { body: write(address, sessionId, version, [media]), format: undefined, audioIndex: 0 };
 }
 
+/**
+ * An offer of exactly `format` (with its telephone-event): for a leg bridged to one that already
+ * talks that format, so the relay passes packets through without transcoding.
+ */
+export function makeOfferFor(format: NegotiatedFormat, address: string, port: number, sessionId: number, version: number): EndpointSdp {
+  return { body: write(address, sessionId, version, [audioMedia(port, format, 'sendrecv', 'RTP/AVP')]), format: undefined, audioIndex: 0 };
+}
+
 /** The format an answer to our offer chose: its first audio format we can use. */
 export function formatFromAnswer(answer: ParsedSdp): { format: NegotiatedFormat; stream: SdpStream } {
   const stream = answer.streams.find((s) => s.type === 'audio' && s.port !== 0);

@@ -91,11 +91,15 @@ export class ServiceCall {
     if (!this.answered) this.call.progress(181, 'Call Is Being Forwarded');
   }
 
-  /** Rings the phones of `targets` (extension numbers) until one answers or `timeoutSeconds` (default: the server's ring time) pass. */
+  /**
+   * Rings the phones of `targets` (extension numbers) until one answers or `timeoutSeconds` (default:
+   * the server's ring time) pass. Before the answer the caller hears the phones' own ringing; after it,
+   * the server's ringback tone.
+   */
   async dial(targets: readonly string[], timeoutSeconds: number | undefined): Promise<DialOutcome> {
     this.usable();
-    if (this.answered) throw new Error('dial: the call is answered already; dialling out of an answered call is not supported yet');
-    return this.call.dial(targets, timeoutSeconds ?? this.services.ringSeconds());
+    if (this.endpoint && !this.answered) throw new Error('dial: answer the call first (it has early media)');
+    return this.call.dial(targets, timeoutSeconds ?? this.services.ringSeconds(), { ringback: this.services.tonePlan().ringback });
   }
 
   async answer(): Promise<void> {
@@ -122,10 +126,13 @@ export class ServiceCall {
     if (!this.ended) this.call.hangup();
   }
 
-  /** Hands the unanswered call to `number` as if the caller had dialled it; this script is done with it. */
+  /**
+   * Hands the call to `number` as if the caller had dialled it (an answered call goes on, answered, in
+   * the service of that number); this script is done with it.
+   */
   routeTo(number: string): void {
     this.usable();
-    if (this.answered) throw new Error('route: the call is answered already (only an unanswered call can be routed)');
+    if (this.endpoint && !this.answered) throw new Error('route: answer the call first (it has early media)');
     this.routedTo = number;
     this.route(this.call, number);
   }
