@@ -115,7 +115,7 @@ const requiredPrompts = [
   'vm-saved-messages', 'vm-no-messages', 'vm-main-menu', 'vm-message-menu', 'vm-deleted', 'vm-saved',
   'vm-record-greeting', 'vm-greeting-saved', 'vm-enter-new-pin', 'vm-pin-changed', 'invalid-entry',
   'please-try-again', 'goodbye', 'conf-enter-pin', 'conf-wrong-pin', 'conf-full', 'conf-joined',
-  'conf-only-person', 'parked-at', 'park-slot-empty', 'call-restricted', 'transfer', 'please-hold',
+  'conf-only-person', 'parked-at', 'park-slot-empty', 'call-restricted', 'transfer', 'please-hold', 'queue-wait', 'queue-position',
   'not-available', 'busy', 'number-not-in-service', 'digit-star', 'digit-pound',
   ...Array.from({ length: 10 }, (_, d) => `digit-${d}`),
 ];

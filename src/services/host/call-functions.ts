@@ -93,6 +93,11 @@ export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFuncti
       await call.wait(args.number(0, 'seconds', 1, 0, MAX_WAIT_SECONDS));
       return null;
     }),
+    method('music', async (call, args) => {
+      const o = args.options(1);
+      const sound = o.names('sound');
+      return call.music(args.number(0, 'seconds', 30, 0, MAX_WAIT_SECONDS), sound[0], o.keys('interrupt', ''));
+    }),
     method('echo', async (call) => {
       await call.echo();
       return null;

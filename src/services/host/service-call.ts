@@ -198,6 +198,31 @@ export class ServiceCall {
     };
   }
 
+  /**
+   * Music on hold for `seconds` (the data directory's moh/default.wav, else the shipped loop, or the
+   * prompt `sound` when given), looping; a key in `interrupt` stops it and is returned.
+   */
+  async music(seconds: number, sound: string | undefined, interrupt: string): Promise<string | null> {
+    const endpoint = await this.media();
+    const pressed = this.takeTypedAhead(interrupt);
+    if (pressed !== null) return pressed;
+    const music = sound === undefined ? await this.services.sounds.musicOnHold() : await this.services.sounds.load(sound, this.services.language());
+    if (this.ended) return null;
+    let key: string | null = null;
+    const listening = interrupt === '' ? undefined : this.watchKeys(interrupt, (k) => {
+      key = k;
+      endpoint.stopPlayback();
+    });
+    const timer = this.clock.setTimer(Math.max(0, seconds) * 1000, () => endpoint.stopPlayback());
+    try {
+      await endpoint.play(this.services.sounds.source(music, { loop: true }));
+    } finally {
+      this.clock.clearTimer(timer);
+      listening?.();
+    }
+    return key;
+  }
+
   /** Waits `seconds`, or less when the caller hangs up. */
   async wait(seconds: number): Promise<void> {
     if (this.ended) return;
