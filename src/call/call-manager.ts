@@ -283,7 +283,9 @@ export class CallManager {
     const callee = calleeNumber === undefined ? undefined : this.deps.extensions.find(calleeDomain, calleeNumber);
     if (!callee) return refuse(404, 'Not Found', calleeNumber ?? '');
     const extensionService = bypassServices ? undefined : this.deps.extensionService?.find(calleeDomain, callee.number);
-    if (extensionService) return this.startLocalCall(req, tx, callerTag, calleeDomain, caller, callee.number, extensionService, hops);
+    // a service that throws must not cost the extension its calls: its phones ring as they are
+    const ringDirectly = (c: LocalCall) => c.route(callee.number, { bypassServices: true });
+    if (extensionService) return this.startLocalCall(req, tx, callerTag, calleeDomain, caller, callee.number, extensionService, hops, ringDirectly);
     const bindings = this.deps.location.lookup(calleeDomain, callee.number);
     if (bindings.length === 0) return refuse(480, 'Temporarily Unavailable', callee.number);
 
@@ -454,7 +456,17 @@ export class CallManager {
   }
 
   /** A dialled number that a service answers: the server is the callee. */
-  private startLocalCall(req: SipRequest, tx: ServerTransaction, tag: string, domain: string, caller: CallerExtension, dialled: string, app: Application, hops: number): void {
+  private startLocalCall(
+    req: SipRequest,
+    tx: ServerTransaction,
+    tag: string,
+    domain: string,
+    caller: CallerExtension,
+    dialled: string,
+    app: Application,
+    hops: number,
+    onError?: (call: LocalCall) => void,
+  ): void {
     const media = this.deps.media;
     const services = this.deps.services;
     if (!media || !services) {
@@ -473,7 +485,7 @@ export class CallManager {
         onDialog: (c, dialog) => this.localDialogs.set(dialog.id, c),
         dial: (c, targets, timeoutMs) => this.dialFromService(c, req, tx, tag, domain, caller, targets, timeoutMs),
         reachable: (targets) => this.reachable(domain, targets),
-        continueAs: (c, number) => this.continueAnswered(c, caller, number, services),
+        continueAs: (c, number, bypassServices) => this.continueAnswered(c, caller, number, services, bypassServices),
         handOff: (c, number, bypassServices) => {
           this.localCalls.delete(c.id);
           this.localByInviteTx.delete(tx);
@@ -499,20 +511,21 @@ export class CallManager {
     );
     this.localCalls.set(call.id, call);
     this.localByInviteTx.set(tx, call);
-    this.runApplication(call, app, services);
+    this.runApplication(call, app, services, onError);
   }
 
   /**
    * Runs `app` on the call and hangs up when it is done, unless the call went on in another service
    * (call:route of an answered call) meanwhile: then that one decides.
    */
-  private runApplication(call: LocalCall, app: Application, services: ServiceContext): void {
+  private runApplication(call: LocalCall, app: Application, services: ServiceContext, onError?: (call: LocalCall) => void): void {
     const turn = ++call.turn;
     Promise.resolve()
       .then(() => app(call, services))
       .catch((err: unknown) => {
         if (call.isEnded) return;
         this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), call: call.id, dialled: call.dialled }, 'a service failed');
+        if (onError && !call.answered && call.turn === turn) onError(call);
       })
       .finally(() => {
         if (call.turn === turn) call.hangup();
@@ -520,12 +533,12 @@ export class CallManager {
   }
 
   /** call:route of an answered call: what `number` reaches takes over the same call. */
-  private continueAnswered(call: LocalCall, caller: CallerExtension, number: string, services: ServiceContext): void {
+  private continueAnswered(call: LocalCall, caller: CallerExtension, number: string, services: ServiceContext, bypassServices: boolean): void {
     if (call.turn > MAX_ROUTE_HOPS) {
       call.hangup();
       return;
     }
-    const app =
+    const app = bypassServices ? (this.deps.extensions.find(call.domain, number) ? ringExtension(number) : undefined) :
       this.deps.restriction?.(call.domain, caller.number, number) ??
       this.deps.applications?.find(call.domain, number) ??
       this.deps.extensionService?.find(call.domain, number) ??
@@ -535,6 +548,7 @@ export class CallManager {
       call.hangup();
       return;
     }
+    call.dialled = number;
     this.runApplication(call, app, services);
   }
 
@@ -968,8 +982,10 @@ export class CallManager {
     this.calls.delete(call.id);
     // keep the dialogs briefly so late retransmissions and the ACK still find their call
     this.deps.clock.setTimer(32_000, () => {
-      if (call.callerDialog) this.dialogs.delete(call.callerDialog.id);
-      if (call.calleeDialog) this.dialogs.delete(call.calleeDialog.id);
+      // a later call on the same caller (a service dialling again) may own the same dialog id by now
+      for (const dialog of [call.callerDialog, call.calleeDialog]) {
+        if (dialog && this.dialogs.get(dialog.id)?.call === call) this.dialogs.delete(dialog.id);
+      }
     });
     if (call.callerDialog) call.callerDialog.state = 'terminated';
     if (call.calleeDialog) call.calleeDialog.state = 'terminated';

@@ -37,6 +37,8 @@ export interface LocalCallHandle {
   earlyMedia(): Promise<MediaEndpoint>;
   /** answered with a 200 */
   readonly answered: boolean;
+  /** a call:dial rings phones for the unanswered caller */
+  readonly dialling: boolean;
   /** 180 Ringing, before the call is answered. */
   ringing(): void;
   /** Another provisional status before the call is answered: 181 Call Is Being Forwarded, 182 Queued. */
@@ -101,7 +103,7 @@ export interface LocalCallDeps {
   /** the unanswered call continues as a call to `number` */
   handOff(call: LocalCall, number: string, bypassServices: boolean): void;
   /** the answered call goes on in the service of `number` (or rings that extension), as if dialled */
-  continueAs(call: LocalCall, number: string): void;
+  continueAs(call: LocalCall, number: string, bypassServices: boolean): void;
   /** rings the phones of `targets` for the unanswered caller (call:dial) */
   dial(call: LocalCall, targets: readonly string[], timeoutMs: number): Promise<DialOutcome>;
   /** the registered phones of `targets`, for a dial from an answered call */
@@ -126,8 +128,12 @@ export class LocalCall implements LocalCallHandle {
   dialog: Dialog | undefined;
   readonly ended: Promise<void>;
   private state: 'ringing' | 'dialling' | 'answering' | 'early' | 'answered' | 'ended' = 'ringing';
+  /** what the caller dialled: the call's record keeps it, wherever services routed the call since */
+  private readonly firstDialled: string;
   /** how many services have run on this call: the last one started hangs up when it is done */
   turn = 0;
+  /** what the service that gave up during a dial wanted, done if the dial comes back unanswered */
+  private afterDial: 'hangup' | { status: number; reason: string | undefined } | { number: string; options: RouteOptions } | undefined;
   private own: OwnLeg | undefined;
   private endpoint: MediaEndpoint | undefined;
   private format: NegotiatedFormat | undefined;
@@ -149,8 +155,10 @@ export class LocalCall implements LocalCallHandle {
     readonly domain: string,
     readonly caller: string,
     readonly callerName: string,
-    readonly dialled: string,
+    /** the number dialled; an answered call routed on (call:route) takes the new number */
+    public dialled: string,
   ) {
+    this.firstDialled = dialled;
     this.startedAt = deps.clock.now();
     this.ended = new Promise((resolve) => (this.endNow = resolve));
     tx.onAckTimeout = () => this.finish(200, 'system', 'ack_timeout', true);
@@ -178,6 +186,8 @@ export class LocalCall implements LocalCallHandle {
   }
 
   async answer(): Promise<MediaEndpoint> {
+    // a service the answered call was routed to answers it again: it is
+    if (this.state === 'answered' && this.endpoint) return this.endpoint;
     if (this.state === 'early' && this.endpoint) {
       this.sendAnswer(this.lastAnswerBody);
       return this.endpoint;
@@ -255,9 +265,18 @@ export class LocalCall implements LocalCallHandle {
   }
 
   route(number: string, options: RouteOptions = {}): void {
+    if (this.state === 'dialling') {
+      // the phones still ring for a dial whose service has gone: the route applies if nobody answers
+      this.afterDial = { number, options };
+      return;
+    }
+    if (this.state === 'early') {
+      // after early media a new SDP would be ignored by the phone (RFC 3261 §13.2.1): answer with the same, then go on
+      this.sendAnswer(this.lastAnswerBody);
+    }
     if (this.state === 'answered') {
       // the answered call stays ours: the service of `number` takes it over as it is
-      this.deps.continueAs(this, number);
+      this.deps.continueAs(this, number, options.bypassServices ?? false);
       return;
     }
     if (this.state !== 'ringing') throw new Error(`only an unanswered or answered call can be routed (this one is ${this.state})`);
@@ -282,6 +301,11 @@ export class LocalCall implements LocalCallHandle {
     } else {
       this.state = 'ringing';
       this.tx.onAckTimeout = () => this.finish(200, 'system', 'ack_timeout', true);
+      const after = this.afterDial;
+      this.afterDial = undefined;
+      if (after === 'hangup') this.refuse(outcome.status === 'busy' ? 486 : outcome.status === 'noanswer' ? 408 : outcome.status === 'unavailable' ? 480 : outcome.code);
+      else if (after && 'status' in after) this.refuse(after.status, after.reason);
+      else if (after) this.route(after.number, after.options);
     }
     return outcome;
   }
@@ -322,13 +346,20 @@ export class LocalCall implements LocalCallHandle {
   }
 
   reject(status: number, reason?: string): void {
+    if (this.state === 'dialling') {
+      this.afterDial = { status, reason };
+      return;
+    }
     if (this.state !== 'ringing' && this.state !== 'early') return;
     this.refuse(status, reason);
   }
 
   hangup(): void {
-    // while dialling the B2BUA owns the caller's INVITE
-    if (this.state === 'dialling') return;
+    // while dialling the B2BUA owns the caller's INVITE: the caller gets its answer if nobody answers
+    if (this.state === 'dialling') {
+      this.afterDial ??= 'hangup';
+      return;
+    }
     if (this.state === 'answered') {
       this.sendBye();
       this.finish(200, 'callee', null, true);
@@ -501,7 +532,7 @@ export class LocalCall implements LocalCallHandle {
       callId: this.invite.callId,
       domain: this.domain,
       caller: this.caller,
-      callee: this.dialled,
+      callee: this.firstDialled,
       startedAt: this.startedAt,
       answeredAt: wasAnswered ? this.answeredAt : null,
       endedAt: now,

@@ -1,4 +1,4 @@
-// The feature codes every Switchboard has from its first start (docs/services.md). A service number
+// The feature codes every Switchboard has from its first start (docs/lua-api.md). A service number
 // stored through the API with the same number takes precedence over the default.
 import type { ServiceNumberRepository } from '../store/types.js';
 import type { HostValue } from './engine/protocol.js';

@@ -1,7 +1,7 @@
 // Dialled numbers that run Lua services (POST /api/v1/service-numbers): the call layer asks this
 // directory, and each call it claims runs as a coroutine in its service's VM, driven through the
-// host functions. When a service fails before the call is answered, the number's fallback takes the
-// call (or the caller gets a clean error); an answered call is hung up.
+// host functions. When a service fails, the number's fallback takes the call (answered or not); without
+// one the caller gets a clean error, or a hang-up once answered.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Application, ApplicationDirectory, LocalCallHandle, ServiceContext } from '../call/local-call.js';
@@ -101,7 +101,12 @@ export class LuaServices implements ApplicationDirectory {
     });
     const info: CallInfo = { id: runId, domain: call.domain, caller: call.caller, callerName: call.callerName, dialled: call.dialled };
     try {
-      const outcome = await this.runner.run(entry.service, info, entry.args);
+      // the supervisor never rejects; anything else that throws on the way is a failure of this service all the same
+      const outcome: ServiceOutcome = await this.runner.run(entry.service, info, entry.args).catch((err: unknown) => ({
+        ok: false as const,
+        kind: 'error' as const,
+        error: err instanceof Error ? err.message : String(err),
+      }));
       if (!outcome.ok) this.onFailure(entry, session, outcome);
     } finally {
       finished = true;
@@ -112,12 +117,20 @@ export class LuaServices implements ApplicationDirectory {
 
   private onFailure(entry: ServiceNumber, session: ServiceCall, outcome: Extract<ServiceOutcome, { ok: false }>): void {
     const call = session.call;
-    this.logger.warn({ service: entry.service, dialled: call.dialled, call: call.id, kind: outcome.kind, error: outcome.error }, 'service failed on a call');
-    if (call.isEnded) return;
-    if (!session.answered && entry.fallback !== null && (entry.fallbackDirect || entry.fallback !== call.dialled)) {
+    // a script that stopped because its caller hung up did nothing wrong
+    const level = call.isEnded ? 'debug' : 'warn';
+    this.logger[level]({ service: entry.service, dialled: call.dialled, call: call.id, kind: outcome.kind, error: outcome.error }, 'service failed on a call');
+    if (call.isEnded || !session.up) return;
+    if (call.dialling) {
+      // the phones ring for its dial: their answer, or how the dial failed, decides what the caller gets
+      call.hangup();
+      return;
+    }
+    if (entry.fallback !== null && (entry.fallbackDirect || entry.fallback !== call.dialled)) {
       call.route(entry.fallback, { bypassServices: entry.fallbackDirect ?? false });
       return;
     }
-    if (!session.answered) call.reject(entry.failureStatus ?? 500, entry.failureStatus ? undefined : 'Server Internal Error - service failed');
+    if (session.answered) call.hangup();
+    else call.reject(entry.failureStatus ?? 500, entry.failureStatus ? undefined : 'Server Internal Error - service failed');
   }
 }

@@ -220,7 +220,7 @@ test('conference rooms: optional PIN, member limits', async () => {
   assert.equal(closed.json().pinSet, true);
   assert.equal(await verifyPin(stored('conference-rooms', '801')?.pinHash as string, '9999'), true);
   await expectError('POST', '/api/v1/conference-rooms', { number: '802', maxMembers: 1 }, 'maxMembers: must be >= 2');
-  await expectError('POST', '/api/v1/conference-rooms', { number: '802', maxMembers: 101 }, 'maxMembers: must be <= 100');
+  await expectError('POST', '/api/v1/conference-rooms', { number: '802', maxMembers: 51 }, 'maxMembers: must be <= 50');
 });
 
 test('call restrictions: named by prefix, the level is required and 0-9', async () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { RequestAuthenticator } from '../../src/auth/request-authenticator.js';
 import { CallManager } from '../../src/call/call-manager.js';
+import type { ApplicationDirectory, ServiceContext } from '../../src/call/local-call.js';
 import type { MediaRelay } from '../../src/media/relay/media-relay.js';
 import { DomainDirectory } from '../../src/registrar/domain-directory.js';
 import { LocationService } from '../../src/registrar/location-service.js';
@@ -152,8 +153,8 @@ class MemoryDomainRepository implements DomainRepository {
   }
 }
 
-function extension(domain: string, number: string, displayName: string): Extension {
-  return { id: 0, domain, number, displayName, ha1Md5: '', ha1Sha256: '', settings: {}, directMedia: false, createdAt: START, updatedAt: START };
+function extension(domain: string, number: string, displayName: string, directMedia = false): Extension {
+  return { id: 0, domain, number, displayName, ha1Md5: '', ha1Sha256: '', settings: {}, directMedia, createdAt: START, updatedAt: START };
 }
 
 export function binding(contactUri: string, at: Endpoint, extra: Partial<Binding> = {}): Binding {
@@ -175,10 +176,23 @@ export interface Harness {
   noAnswerSeconds: number;
 }
 
+/** What a test adds to the fixture: services, and extensions beside 100 (Alice), 200 (Bob) and other.com's 300 (Carol). */
+export interface SetupOptions {
+  applications?: ApplicationDirectory;
+  extensionService?: ApplicationDirectory;
+  /** what the services get; the server answers service numbers only with it and `media` */
+  services?: ServiceContext;
+  /** more extensions of example.com */
+  extensions?: readonly { number: string; displayName: string }[];
+  /** every extension lets audio go phone to phone */
+  directMedia?: boolean;
+}
+
 /** `media` builds the relay that anchors the calls' media, on the harness's clock; without it SDP passes through. */
 export function setup(
   bindings: Binding[] = [binding(DEVICE_A_URI, DEVICE_A), binding(DEVICE_B_URI, DEVICE_B, { registeredAt: START - 1 })],
   media?: (clock: FakeClock) => MediaRelay,
+  options: SetupOptions = {},
 ): Harness {
   const clock = new FakeClock(START);
   const stack = new FakeStack();
@@ -188,7 +202,13 @@ export function setup(
   const domains = new DomainDirectory(domainRepo);
   const location = new LocationService(new MemoryBindingRepository(), clock);
   location.update([], bindings);
-  const extensions = [extension('example.com', '100', 'Alice'), extension('example.com', '200', 'Bob'), extension('other.com', '300', 'Carol')];
+  const direct = options.directMedia ?? false;
+  const extensions = [
+    extension('example.com', '100', 'Alice', direct),
+    extension('example.com', '200', 'Bob', direct),
+    extension('other.com', '300', 'Carol', direct),
+    ...(options.extensions ?? []).map((e) => extension('example.com', e.number, e.displayName, direct)),
+  ];
   const auth = {
     authenticate: (req: SipRequest, realm: string) => {
       const number = req.from()?.uri.user ?? '';
@@ -213,6 +233,9 @@ export function setup(
     location,
     noAnswerTimeoutSeconds: () => h.noAnswerSeconds,
     media: media?.(clock),
+    applications: options.applications,
+    extensionService: options.extensionService,
+    services: options.services,
     clock,
     logger: pino({ level: 'silent' }),
     onCallEnded: (rec) => records.push(rec),

@@ -132,7 +132,7 @@ export const mailboxes: DataKind<typeof MailboxFields> = {
 const ConferenceRoomFields = Type.Object({
   name: Label('what the room is for, e.g. "Weekly sales call"'),
   pin: Pin('what callers key to enter; unset: everyone who dials the room enters'),
-  maxMembers: Count('callers in the room at once', 2, 100, 20),
+  maxMembers: Count('callers in the room at once (a room mixes at most 50)', 2, 50, 20),
   announceJoinLeave: Flag('members hear a tone when someone joins or leaves', true),
 }, { additionalProperties: false });
 

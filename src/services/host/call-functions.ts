@@ -9,6 +9,8 @@ export type HostFunction = (ctx: { service: string; callId: string }, args: Host
 export type ServiceCallLookup = (callId: string) => ServiceCall | undefined;
 
 const MAX_WAIT_SECONDS = 3600;
+/** what one conference room mixes (ConferenceBridge) */
+const MAX_CONFERENCE_MEMBERS = 50;
 const MAX_RECORD_SECONDS = 3600;
 
 export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFunction> {
@@ -17,7 +19,6 @@ export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFuncti
     return [full, (ctx, args) => {
       const call = lookup(ctx.callId);
       if (!call) throw new Error('the call has ended');
-      // the first argument is the call object itself (call:method(...))
       return run(call, new HostArgs(full, args));
     }];
   };
@@ -54,7 +55,7 @@ export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFuncti
       call.routeTo(args.string(0, 'number'));
       return null;
     }),
-    method('is_up', (call) => !call.ended),
+    method('is_up', (call) => call.up),
     method('play', async (call, args) => call.play(args.names(0, 'sound'), args.options(1).keys('interrupt', ''))),
     method('say_digits', async (call, args) => {
       const digits = args.string(0, 'digits');
@@ -102,6 +103,6 @@ export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFuncti
       await call.echo();
       return null;
     }),
-    method('conference', async (call, args) => call.conference(args.string(0, 'room'), args.options(1).number('max_members', 20, 2, 100))),
+    method('conference', async (call, args) => call.conference(args.string(0, 'room'), args.options(1).number('max_members', 20, 2, MAX_CONFERENCE_MEMBERS))),
   ]);
 }

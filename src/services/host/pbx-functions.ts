@@ -42,12 +42,15 @@ export function pbxFunctions(deps: PbxFunctionDeps): Map<string, HostFunction> {
       return run(call, new HostArgs(name, args), ctx.service);
     }];
   const domainOf = (call: ServiceCall) => call.call.domain;
-  const messageOf = (call: ServiceCall, args: HostArgs): VoicemailMessage => {
+  function messageOf(call: ServiceCall, args: HostArgs): VoicemailMessage;
+  function messageOf(call: ServiceCall, args: HostArgs, mayBeGone: true): VoicemailMessage | undefined;
+  function messageOf(call: ServiceCall, args: HostArgs, mayBeGone = false): VoicemailMessage | undefined {
     const id = args.integer(0, 'message id', 1, Number.MAX_SAFE_INTEGER);
     const message = voicemail.get(id);
-    if (!message || message.domain !== domainOf(call)) return args.fail(`no message ${id}`);
-    return message;
-  };
+    if (message && message.domain === domainOf(call)) return message;
+    // deleting or saving a message that is already gone is no error: it is gone either way
+    return mayBeGone ? undefined : args.fail(`no message ${id}`);
+  }
   const pendingRecording = (args: HostArgs, index: number): { file: string; seconds: number } => {
     const { file, seconds } = args.options(index).raw();
     if (typeof file !== 'string' || path.dirname(file) !== PENDING_RECORDINGS_DIR || !PENDING_RECORDING.test(path.basename(file)) || typeof seconds !== 'number') {
@@ -67,7 +70,7 @@ export function pbxFunctions(deps: PbxFunctionDeps): Map<string, HostFunction> {
     const domain = domainOf(call);
     if (!store.extensions.find(domain, number)) return args.fail(`no extension ${number}`);
     const next = change(getItem(store, domain, callSettings.kind, number) ?? {});
-    const invalid = firstError(callSettings.fields, next);
+    const invalid = firstError(callSettings.fields, next) ?? callSettings.check?.(withDefaults(callSettings, structuredClone(next)), { store, domain });
     if (invalid) return args.fail(invalid);
     store.serviceData.put(domain, callSettings.kind, number, next);
     return callSettingsOf(store, domain, number) as unknown as HostValue;
@@ -123,8 +126,14 @@ export function pbxFunctions(deps: PbxFunctionDeps): Map<string, HostFunction> {
       }));
     }),
     fn('voicemail.play', async (call, args) => call.playFile(voicemail.filePath(messageOf(call, args)), args.options(1).keys('interrupt', ''))),
-    fn('voicemail.mark_saved', (call, args) => voicemail.markSaved(messageOf(call, args).id)),
-    fn('voicemail.delete', async (call, args) => voicemail.delete(messageOf(call, args).id)),
+    fn('voicemail.mark_saved', (call, args) => {
+      const message = messageOf(call, args, true);
+      return message !== undefined && voicemail.markSaved(message.id);
+    }),
+    fn('voicemail.delete', async (call, args) => {
+      const message = messageOf(call, args, true);
+      return message !== undefined && voicemail.delete(message.id);
+    }),
     fn('voicemail.has_greeting', async (call, args) => (await voicemail.greetingFile(domainOf(call), mailboxFor(call, args).number)) !== undefined),
     fn('voicemail.play_greeting', async (call, args) => {
       const file = await voicemail.greetingFile(domainOf(call), mailboxFor(call, args).number);

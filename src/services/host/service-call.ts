@@ -2,6 +2,7 @@
 // `call:collect{...}` and the rest (docs/lua-api.md). Every wait ends early when the caller hangs up,
 // so a script never hangs on a call that is gone.
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { DialOutcome } from '../../call/call.js';
 import type { LocalCallHandle, ServiceContext } from '../../call/local-call.js';
@@ -75,6 +76,11 @@ export class ServiceCall {
     return this.call.isEnded;
   }
 
+  /** The caller is still there and still this service's (not routed on). */
+  get up(): boolean {
+    return !this.call.isEnded && this.routedTo === undefined;
+  }
+
   get answered(): boolean {
     return this.call.answered;
   }
@@ -115,10 +121,14 @@ export class ServiceCall {
     await this.answering;
   }
 
+  /** Refuses the call with `status`; an answered call (routed here from a menu, say) is hung up instead. */
   reject(status: number, reason: string | undefined): void {
     this.usable();
-    if (this.answered) throw new Error('the call is answered: use call:hangup()');
     if (!Number.isInteger(status) || status < 300 || status > 699) throw new Error(`reject: ${status} is not a final status code (300-699)`);
+    if (this.answered) {
+      this.call.hangup();
+      return;
+    }
     this.call.reject(status, reason);
   }
 
@@ -183,6 +193,7 @@ export class ServiceCall {
   async record(request: RecordingRequest): Promise<ServiceRecording | null> {
     const endpoint = await this.media();
     const file = path.join(PENDING_RECORDINGS_DIR, `${randomUUID()}.wav`);
+    await mkdir(path.join(this.services.dataDir, PENDING_RECORDINGS_DIR), { recursive: true });
     const result = await endpoint.record(path.join(this.services.dataDir, file), {
       maxSeconds: request.maxSeconds,
       stopDigits: request.stopDigits,
@@ -248,7 +259,8 @@ export class ServiceCall {
    */
   async conference(room: string, maxMembers: number): Promise<boolean> {
     const endpoint = await this.media();
-    const conference = this.services.conferences.room(room);
+    // rooms of one company are not another's: the name is per domain
+    const conference = this.services.conferences.room(`${this.call.domain}/${room}`);
     if (conference.size >= maxMembers || !conference.join(this.call.id, endpoint)) return false;
     try {
       await this.call.ended;
