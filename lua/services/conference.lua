@@ -38,7 +38,13 @@ return function(call, args)
       return
     end
   end
+  if call:conference_size(room) >= settings.maxMembers then
+    call:play({ "conf-full", "goodbye" })
+    call:hangup()
+    return
+  end
   call:play("conf-joined")
+  -- someone may have taken the last place while the prompt played
   if not call:conference(room, { max_members = settings.maxMembers }) and call:is_up() then
     call:play({ "conf-full", "goodbye" })
     call:hangup()

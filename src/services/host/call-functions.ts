@@ -103,6 +103,7 @@ export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFuncti
       await call.echo();
       return null;
     }),
+    method('conference_size', (call, args) => call.conferenceSize(args.string(0, 'room'))),
     method('conference', async (call, args) => call.conference(args.string(0, 'room'), args.options(1).number('max_members', 20, 2, MAX_CONFERENCE_MEMBERS))),
   ]);
 }

@@ -253,14 +253,23 @@ export class ServiceCall {
     await this.call.ended;
   }
 
+  /** How many callers are in conference room `room` of the call's domain now. */
+  conferenceSize(room: string): number {
+    return this.services.conferences.get(this.roomName(room))?.size ?? 0;
+  }
+
+  private roomName(room: string): string {
+    // rooms of one company are not another's: the name is per domain
+    return `${this.call.domain}/${room}`;
+  }
+
   /**
    * Joins conference room `room` until the caller hangs up; false at once when the room already has
    * `maxMembers` parties.
    */
   async conference(room: string, maxMembers: number): Promise<boolean> {
     const endpoint = await this.media();
-    // rooms of one company are not another's: the name is per domain
-    const conference = this.services.conferences.room(`${this.call.domain}/${room}`);
+    const conference = this.services.conferences.room(this.roomName(room));
     if (conference.size >= maxMembers || !conference.join(this.call.id, endpoint)) return false;
     try {
       await this.call.ended;
