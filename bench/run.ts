@@ -1,13 +1,16 @@
 /**
  * `npm run bench`: drives Switchboard and the Kamailio reference with SIPp and prints registrations/s,
  * calls/s, CPU per operation and memory per registration; with --media also RTP relayed through
- * Switchboard (loss, added jitter, CPU per call). See bench/README.md.
+ * Switchboard (loss, added jitter, CPU per call); with --lua the cost of the Lua services (start per call,
+ * memory, CPU per call through the extension service against plain routing). See bench/README.md.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureCalls, MAX_FAILURE_RATIO, type CallFigures } from './calls.js';
+import { measureCalls, MAX_FAILURE_RATIO, type CallFigures, type CallStep } from './calls.js';
 import { startKamailio } from './kamailio.js';
+import { describeRound, measureLuaEngineInChild, type LuaEngineFigures } from './lua-engine.js';
+import { MAX_LUA_CPU_RATIO, measureLuaServices, type LuaServicesFigures, type RoutingFigures } from './lua-services.js';
 import {
   MAX_ADDED_JITTER_MS, MAX_MEDIA_LOSS_RATIO, measureMediaRelay, MIN_MEDIA_SECONDS, TARGET_MEDIA_CALLS, type MediaRelayFigures, type RelayEngineChoice,
 } from './media-relay.js';
@@ -39,23 +42,26 @@ interface Settings {
   callStepSeconds: number;
   /** The media relay phase runs (`--media`), or runs alone (`--only-media`). */
   media: boolean;
-  onlyMedia: boolean;
   mediaCalls: number;
   mediaSeconds: number;
   /** `[media] relay_engine` of the measured server; undefined: its default (auto) */
   mediaEngine: RelayEngineChoice | undefined;
   /** `[media] relay_realtime` of the measured server (`--media-realtime on|off`, default on) */
   mediaRealtime: boolean;
+  /** The Lua services phase runs (`--lua`), or runs alone (`--only-lua`). */
+  lua: boolean;
+  /** A phase runs alone (`--only-media`, `--only-lua`): no load or memory phase, Switchboard only. */
+  alone: boolean;
 }
 
 const USAGE = `usage: node dist/bench/run.js [--quick] [--only switchboard|kamailio] [--no-calls] [--no-memory] [--micro]
                             [--media | --only-media] [--media-calls N] [--media-seconds S] [--media-engine native|node]
-                            [--media-realtime on|off]`;
+                            [--media-realtime on|off] [--lua | --only-lua]`;
 const MEDIA_VALUE_FLAGS = ['--media-calls', '--media-seconds', '--media-engine', '--media-realtime'];
 
 function parseArgs(argv: readonly string[]): Settings {
   const has = (flag: string) => argv.includes(flag);
-  const known = new Set(['--quick', '--only', 'switchboard', 'kamailio', '--no-calls', '--no-memory', '--micro', '--media', '--only-media']);
+  const known = new Set(['--quick', '--only', 'switchboard', 'kamailio', '--no-calls', '--no-memory', '--micro', '--media', '--only-media', '--lua', '--only-lua']);
   const unknown = argv.find((arg, i) => !known.has(arg) && !MEDIA_VALUE_FLAGS.includes(arg) && !MEDIA_VALUE_FLAGS.includes(argv[i - 1] ?? ''));
   if (unknown !== undefined || has('--help')) {
     process.stderr.write(`${USAGE}\n`);
@@ -68,8 +74,9 @@ function parseArgs(argv: readonly string[]): Settings {
     process.stderr.write(`${flag} needs a whole number of at least ${minimum}\n${USAGE}\n`);
     return process.exit(2);
   };
-  if (has('--only-media') && has('--only') && argv[argv.indexOf('--only') + 1] !== 'switchboard') {
-    process.stderr.write(`--only-media measures Switchboard alone\n${USAGE}\n`);
+  const alone = has('--only-media') || has('--only-lua');
+  if (alone && has('--only') && argv[argv.indexOf('--only') + 1] !== 'switchboard') {
+    process.stderr.write(`--only-media and --only-lua measure Switchboard alone\n${USAGE}\n`);
     process.exit(2);
   }
   const onlyArg = has('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
@@ -91,7 +98,7 @@ function parseArgs(argv: readonly string[]): Settings {
   const quick = has('--quick');
   return {
     quick,
-    servers: has('--only-media') ? ['switchboard'] : only === undefined ? ['switchboard', 'kamailio'] : [only],
+    servers: alone ? ['switchboard'] : only === undefined ? ['switchboard', 'kamailio'] : [only],
     calls: !has('--no-calls'),
     memory: !has('--no-memory'),
     micro: has('--micro'),
@@ -101,11 +108,12 @@ function parseArgs(argv: readonly string[]): Settings {
     callRates: quick ? [100, 300, 500] : [100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500],
     callStepSeconds: quick ? 3 : 5,
     media: has('--media') || has('--only-media'),
-    onlyMedia: has('--only-media'),
     mediaCalls: wholeNumber('--media-calls', quick ? 100 : TARGET_MEDIA_CALLS, 1),
     mediaSeconds: wholeNumber('--media-seconds', quick ? 10 : 60, MIN_MEDIA_SECONDS),
     mediaEngine: engineArg,
     mediaRealtime: realtimeArg === 'on',
+    lua: has('--lua') || has('--only-lua'),
+    alone,
   };
 }
 
@@ -122,6 +130,8 @@ interface ServerFigures {
   calls?: CallFigures;
   memory?: MemoryFigures;
   media?: MediaRelayFigures;
+  luaEngine?: LuaEngineFigures;
+  luaServices?: LuaServicesFigures;
   peakRssKb?: number;
   /** VmRSS after each phase: shows which phase the peak comes from. */
   rssByPhase: Array<{ phase: string; kb: number }>;
@@ -189,14 +199,14 @@ async function benchLoad(kind: 'switchboard' | 'kamailio', settings: Settings): 
 }
 
 async function benchOne(kind: 'switchboard' | 'kamailio', settings: Settings): Promise<ServerFigures> {
-  const figures: ServerFigures = settings.onlyMedia ? { name: 'Switchboard', rssByPhase: [] } : await benchLoad(kind, settings);
+  const figures: ServerFigures = settings.alone ? { name: 'Switchboard', rssByPhase: [] } : await benchLoad(kind, settings);
   const failed = (phase: string, error: unknown) => {
     const message = `${phase}: ${error instanceof Error ? error.message : String(error)}`;
     log(`${figures.name}: FAILED: ${message}`);
     figures.error = figures.error === undefined ? message : `${figures.error}; ${message}`;
   };
   // On an instance of its own, after the load one has stopped: neither its heap nor its transactions count.
-  if (kind === 'switchboard' && settings.memory && !settings.onlyMedia) {
+  if (kind === 'switchboard' && settings.memory && !settings.alone) {
     try {
       figures.memory = await measureMemory(settings.memoryUsers, log);
     } catch (error) {
@@ -209,6 +219,20 @@ async function benchOne(kind: 'switchboard' | 'kamailio', settings: Settings): P
       figures.media = await measureMediaRelay({ calls: settings.mediaCalls, seconds: settings.mediaSeconds, engine: settings.mediaEngine, realtime: settings.mediaRealtime }, log);
     } catch (error) {
       failed('media', error);
+    }
+  }
+  if (kind === 'switchboard' && settings.lua) {
+    try {
+      log('Lua engine in process: service start per call, memory per VM and per suspended call');
+      figures.luaEngine = await measureLuaEngineInChild(settings.quick, workDir);
+    } catch (error) {
+      failed('lua engine', error);
+    }
+    // Two fresh instances, extension service and plain routing, after everything else has stopped.
+    try {
+      figures.luaServices = await measureLuaServices({ rates: settings.callRates, stepSeconds: settings.callStepSeconds }, log);
+    } catch (error) {
+      failed('lua services', error);
     }
   }
   return figures;
@@ -240,14 +264,45 @@ function printDetails(figures: ServerFigures): void {
   if (figures.rssByPhase.length > 0) {
     lines.push(`  RSS after each phase: ${figures.rssByPhase.map(({ phase, kb }) => `${phase} ${num(kb / 1024, 1)} MB`).join(', ')}; peak ${num((figures.peakRssKb ?? Number.NaN) / 1024, 1)} MB`);
   }
-  for (const step of figures.calls?.steps ?? []) {
-    lines.push(`  calls at ${step.targetRate}/s: ${step.passed ? 'pass' : 'FAIL'}, created ${num(step.achievedRate)}/s, ${step.successful}/${step.attempted} ok, ${step.failed} failed (${pct(step.failureRatio)}), ` +
-      `INVITE->180 median ${num(step.ringMedianMs)} ms p99 ${num(step.ringP99Ms)} ms, ${step.result.retransmissions} retransmissions, ${step.udpDrops} UDP drops, ${num(step.cpuMicrosPerCall)} us CPU per call`);
-    if (!step.passed && step.result.errors) lines.push(`    caller errors (${step.result.dir}):\n${step.result.errors}`);
-    if (!step.passed && step.calleeErrors) lines.push(`    callee errors:\n${step.calleeErrors}`);
-  }
+  for (const step of figures.calls?.steps ?? []) lines.push(...callStepDetails(step, '  '));
   if (figures.media) lines.push(...mediaDetails(figures.media));
+  if (figures.luaEngine) lines.push(...luaEngineDetails(figures.luaEngine));
+  if (figures.luaServices) lines.push(...luaServicesDetails(figures.luaServices));
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function callStepDetails(step: CallStep, indent: string): string[] {
+  const lines = [`${indent}calls at ${step.targetRate}/s: ${step.passed ? 'pass' : 'FAIL'}, created ${num(step.achievedRate)}/s, ${step.successful}/${step.attempted} ok, ${step.failed} failed (${pct(step.failureRatio)}), ` +
+    `INVITE->180 median ${num(step.ringMedianMs)} ms p99 ${num(step.ringP99Ms)} ms, ${step.result.retransmissions} retransmissions, ${step.udpDrops} UDP drops, ${num(step.cpuMicrosPerCall)} us CPU per call`];
+  if (!step.passed && step.result.errors) lines.push(`${indent}  caller errors (${step.result.dir}):\n${step.result.errors}`);
+  if (!step.passed && step.calleeErrors) lines.push(`${indent}  callee errors:\n${step.calleeErrors}`);
+  return lines;
+}
+
+function luaEngineDetails(engine: LuaEngineFigures): string[] {
+  return [
+    `  Lua engine in process (lua-engine.js: the supervisor, real workers, trivial scripts; [services] defaults: ${engine.memoryLimitMb} MB, ` +
+      `${engine.eventBudgetMs} ms event budget, watchdog ping every ${engine.watchdogIntervalMs} ms): ${num(engine.options.calls)} calls of each kind one after another, ` +
+      `${engine.options.vms} VMs started and ${num(engine.options.suspendedCalls)} calls suspended per round`,
+    ...engine.rounds.map((round, i) => `    round ${i + 1}: ${describeRound(round)}`),
+  ];
+}
+
+const ROUTING_LABELS = { service: 'extension service', plain: 'plain routing' } as const;
+
+function luaServicesDetails(lua: LuaServicesFigures): string[] {
+  const lines = ['  Lua services end to end: calls to extensions through the extension service ([services] extension_service = true) and by plain routing (false), two fresh instances climbing the ladder in turn'];
+  for (const routing of [lua.service, lua.plain]) {
+    lines.push(`    ${ROUTING_LABELS[routing.mode]}: mode check ${routing.modeCheck}; ${routing.serviceFailures} extension service failures in the server's log`);
+    for (const step of routing.steps) lines.push(...callStepDetails(step, '      '));
+  }
+  const perStep = lua.comparedRates.map((rate) => {
+    const cpuAt = (routing: RoutingFigures) => routing.steps.find((step) => step.targetRate === rate)?.cpuMicrosPerCall;
+    return `${rate}/s ${ratio(cpuAt(lua.service), cpuAt(lua.plain))}`;
+  });
+  lines.push(`    CPU per call over the steps both passed: ${num(lua.serviceCpuMicrosPerCall)} us through the extension service, ${num(lua.plainCpuMicrosPerCall)} us plain, ` +
+    `ratio ${ratio(lua.serviceCpuMicrosPerCall, lua.plainCpuMicrosPerCall)} (per step: ${perStep.join(', ') || 'none'}), target <= ${MAX_LUA_CPU_RATIO.toFixed(2)}: ${lua.passed ? 'pass' : 'FAIL'}`);
+  return lines;
 }
 
 function mediaDetails(media: MediaRelayFigures): string[] {
@@ -271,12 +326,41 @@ function mediaDetails(media: MediaRelayFigures): string[] {
 }
 
 function printTable(sb: ServerFigures | undefined, kam: ServerFigures | undefined, settings: Settings): void {
-  const rows: string[][] = [['Figure', 'Switchboard', 'Kamailio', 'SB/Kam', 'Target']];
-  if (!settings.onlyMedia) rows.push(...loadAndMemoryRows(sb, kam));
+  const rows: string[][] = [];
+  if (!settings.alone) rows.push(...loadAndMemoryRows(sb, kam));
   if (settings.media) rows.push(...mediaRows(sb?.media));
+  if (rows.length > 0) printRows([['Figure', 'Switchboard', 'Kamailio', 'SB/Kam', 'Target'], ...rows]);
+  if (settings.lua) printRows([['Lua services (Switchboard)', 'Ext. service', 'Plain routing', 'Service/plain', 'Target'], ...luaRows(sb)]);
+}
+
+/** The first row is the header. */
+function printRows(rows: string[][]): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const format = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   process.stdout.write(`\n${format(rows[0]!)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.slice(1).map(format).join('\n')}\n`);
+}
+
+function luaRows(sb: ServerFigures | undefined): string[][] {
+  const lua = sb?.luaServices;
+  const engine = sb?.luaEngine?.median;
+  const best = (routing: RoutingFigures | undefined) => routing?.best;
+  const ringAt = (routing: RoutingFigures | undefined) => {
+    const step = routing?.steps.find((s) => s.targetRate === lua?.ringRate);
+    return step ? `${num(step.ringMedianMs)} / ${num(step.ringP99Ms)}` : '-';
+  };
+  const pair = (a: number | undefined, b: number | undefined, digits: number) => (a === undefined || b === undefined ? '-' : `${num(a, digits)} / ${num(b, digits)}`);
+  // Not measured counts as not met: the table never shows a target as passed without a figure.
+  const verdict = lua?.passed ? 'pass' : 'FAIL';
+  return [
+    ['CPU us per call (steps both passed)', num(lua?.serviceCpuMicrosPerCall), num(lua?.plainCpuMicrosPerCall), ratio(lua?.serviceCpuMicrosPerCall, lua?.plainCpuMicrosPerCall), `<= ${MAX_LUA_CPU_RATIO.toFixed(2)}: ${verdict}`],
+    [`Calls/s (highest step, < ${pct(MAX_FAILURE_RATIO)} failed)`, num(best(lua?.service)?.targetRate), num(best(lua?.plain)?.targetRate), ratio(best(lua?.service)?.targetRate, best(lua?.plain)?.targetRate), ''],
+    [`  INVITE->180 median / p99 ms at ${lua?.ringRate === undefined ? '-' : num(lua.ringRate)}/s`, ringAt(lua?.service), ringAt(lua?.plain), '', ''],
+    ['Service start per call p50 / p99 us (in process)', pair(engine?.startP50Us, engine?.startP99Us, 0), 'n/a', '', ''],
+    ['  with one host call p50 / p99 us', pair(engine?.hostCallP50Us, engine?.hostCallP99Us, 0), 'n/a', '', ''],
+    ['  CPU us per call, without / with the host call', pair(engine?.startCpuUs, engine?.hostCallCpuUs, 0), 'n/a', '', ''],
+    ['Memory per service VM: RSS MB / Lua KB', pair(engine === undefined ? undefined : engine.vmRssKb / 1024, engine?.vmLuaKb, 1), 'n/a', '', ''],
+    ['Memory per suspended call: RSS KB / Lua KB', pair(engine?.suspendedRssKb, engine?.suspendedLuaKb, 2), 'n/a', '', ''],
+  ];
 }
 
 function mediaRows(media: MediaRelayFigures | undefined): string[][] {

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { VARIABLES_FILE_NAME } from '../src/config/variables.js';
 import { sleep, startChild, waitForSip } from './processes.js';
 import { passwordOf, type ServerUnderTest } from './server-under-test.js';
 import { workDir } from './sipp.js';
@@ -40,8 +41,20 @@ export interface Switchboard extends ServerUnderTest {
   registrationCount(): Promise<number>;
 }
 
-export async function startSwitchboard(sipPort: number, httpsPort: number): Promise<Switchboard> {
+/** Server variables by section, as in mss_var_param.ini: `{ services: { extension_service: false } }`. */
+export type ServerVariables = Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
+
+export interface SwitchboardOptions {
+  /** Written to the data directory's mss_var_param.ini before the server starts; the rest keep their defaults. */
+  variables?: ServerVariables;
+}
+
+const iniText = (variables: ServerVariables) =>
+  Object.entries(variables).map(([section, values]) => [`[${section}]`, ...Object.entries(values).map(([name, value]) => `${name} = ${value}`)].join('\n')).join('\n\n') + '\n';
+
+export async function startSwitchboard(sipPort: number, httpsPort: number, options: SwitchboardOptions = {}): Promise<Switchboard> {
   const dataDir = mkdtempSync(path.join(workDir, 'switchboard-data-'));
+  if (options.variables !== undefined) writeFileSync(path.join(dataDir, VARIABLES_FILE_NAME), iniText(options.variables));
   // e.g. SWITCHBOARD_BENCH_NODE_ARGS=--trace-gc to see what the server's V8 does under load
   const nodeArgs = (process.env.SWITCHBOARD_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
   const child = startChild(
