@@ -22,6 +22,7 @@ import type { ClientTransactionUser, ServerTransaction } from '../transaction/la
 import { callRecordOf, dialOutcomeOf, type Branch, type Call, type DialController, type DialOutcome } from './call.js';
 import { copyRecordRoute, copySessionHeaders, mirrorResponse } from './relay.js';
 import { isSdp, relayBody, streamCount } from './call-media.js';
+import { cancelBranchInvite } from './outbound-fork.js';
 import { LocalCall, type Application, type ApplicationDirectory, type ServiceContext } from './local-call.js';
 
 export interface CallManagerDeps {
@@ -814,28 +815,9 @@ export class CallManager {
     else branch.cancelWanted = true;
   }
 
-  /** RFC 3261 §9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE. */
   private sendCancel(branch: Branch): void {
     branch.cancelWanted = false;
-    const inv = branch.invite;
-    const cancel = new SipRequest('CANCEL', inv.uri);
-    cancel.add('Via', splitHeaderValues(inv.get('via') ?? '')[0] ?? '');
-    cancel.add('Max-Forwards', '70');
-    cancel.add('From', inv.get('from') ?? '');
-    cancel.add('To', inv.get('to') ?? '');
-    cancel.add('Call-ID', inv.callId);
-    cancel.add('CSeq', `${inv.cseq()?.seq ?? 1} CANCEL`);
-    try {
-      this.deps.stack.sendCancel(cancel, branch.dest);
-    } catch (err) {
-      this.deps.logger.warn({ err: String(err) }, 'could not send CANCEL');
-    }
-    // the INVITE transaction waits for a final response forever once ringing (RFC 3261 §9.1)
-    this.deps.clock.setTimer(CANCELLED_BRANCH_GIVE_UP_MS, () => {
-      if (branch.state !== 'cancelled') return;
-      branch.state = 'failed';
-      branch.tx?.terminate();
-    });
+    cancelBranchInvite(this.deps, branch);
   }
 
   private relayInDialog(call: Call, side: 'caller' | 'callee', req: SipRequest, tx: ServerTransaction): void {
@@ -1000,8 +982,6 @@ export class CallManager {
   }
 }
 
-// RFC 3261 Timer C is over three minutes; a phone that ignores our CANCEL gets 64*T1 at the default T1
-const CANCELLED_BRANCH_GIVE_UP_MS = 32_000;
 const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
 const DEFAULT_DEST = { transport: 'UDP' as const, address: '127.0.0.1', port: 5060 };
 

@@ -39,7 +39,7 @@ interface ForkBranch {
   status: number;
 }
 
-/** A phone that ignores our CANCEL keeps its transaction this long (64*T1 at the default T1). */
+/** RFC 3261 Timer C is over three minutes; a phone that ignores our CANCEL keeps its transaction 64*T1 at the default T1. */
 const CANCELLED_BRANCH_GIVE_UP_MS = 32_000;
 const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
 
@@ -171,27 +171,9 @@ export class OutboundFork {
     else branch.cancelWanted = true;
   }
 
-  /** RFC 3261 §9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE. */
   private sendCancel(branch: ForkBranch): void {
     branch.cancelWanted = false;
-    const inv = branch.invite;
-    const cancel = new SipRequest('CANCEL', inv.uri);
-    cancel.add('Via', splitHeaderValues(inv.get('via') ?? '')[0] ?? '');
-    cancel.add('Max-Forwards', '70');
-    cancel.add('From', inv.get('from') ?? '');
-    cancel.add('To', inv.get('to') ?? '');
-    cancel.add('Call-ID', inv.callId);
-    cancel.add('CSeq', `${inv.cseq()?.seq ?? 1} CANCEL`);
-    try {
-      this.deps.stack.sendCancel(cancel, branch.dest);
-    } catch (err) {
-      this.deps.logger.warn({ err: String(err) }, 'could not send CANCEL');
-    }
-    this.deps.clock.setTimer(CANCELLED_BRANCH_GIVE_UP_MS, () => {
-      if (branch.state !== 'cancelled') return;
-      branch.state = 'failed';
-      branch.tx?.terminate();
-    });
+    cancelBranchInvite(this.deps, branch);
   }
 
   private sendAck(dialog: Dialog, inviteSeq: number): SipRequest | undefined {
@@ -217,4 +199,33 @@ export function sendInDialog(deps: Pick<OutboundForkDeps, 'stack' | 'logger'>, d
   } catch (err) {
     deps.logger.warn({ err: String(err), method }, 'could not send in-dialog request');
   }
+}
+
+/**
+ * CANCELs a branch's INVITE (RFC 3261 §9.1: same Request-URI, Call-ID, From, To, CSeq number and top
+ * Via), and gives its transaction up if the phone never answers the CANCEL: once ringing, an INVITE
+ * transaction would wait for a final response for ever.
+ */
+export function cancelBranchInvite(
+  deps: Pick<OutboundForkDeps, 'stack' | 'logger' | 'clock'>,
+  branch: { invite: SipRequest; dest: Endpoint; state: string; tx: ClientTransaction | undefined },
+): void {
+  const inv = branch.invite;
+  const cancel = new SipRequest('CANCEL', inv.uri);
+  cancel.add('Via', splitHeaderValues(inv.get('via') ?? '')[0] ?? '');
+  cancel.add('Max-Forwards', '70');
+  cancel.add('From', inv.get('from') ?? '');
+  cancel.add('To', inv.get('to') ?? '');
+  cancel.add('Call-ID', inv.callId);
+  cancel.add('CSeq', `${inv.cseq()?.seq ?? 1} CANCEL`);
+  try {
+    deps.stack.sendCancel(cancel, branch.dest);
+  } catch (err) {
+    deps.logger.warn({ err: String(err) }, 'could not send CANCEL');
+  }
+  deps.clock.setTimer(CANCELLED_BRANCH_GIVE_UP_MS, () => {
+    if (branch.state !== 'cancelled') return;
+    branch.state = 'failed';
+    branch.tx?.terminate();
+  });
 }
