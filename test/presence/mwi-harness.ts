@@ -30,7 +30,7 @@ export class FakeServerTransaction implements ServerTransaction {
     this.responses.push(res);
   }
   /** the only response, asserting there is exactly one */
-  only(): SipResponse {
+  sole(): SipResponse {
     assert.equal(this.responses.length, 1, `one response expected, got ${this.responses.map((r) => r.status).join(',')}`);
     return this.responses[0];
   }
@@ -180,7 +180,7 @@ export function subscribe(o: SubscribeOptions = {}): SipRequest {
 export function send(h: MwiHarness, req: SipRequest): SipResponse {
   const tx = new FakeServerTransaction(req);
   h.mwi.handleSubscribe(req, tx);
-  return tx.only();
+  return tx.sole();
 }
 
 /** Sends an in-dialog request; undefined when MwiService does not claim it. */
@@ -190,7 +190,7 @@ export function sendInDialog(h: MwiHarness, req: SipRequest): SipResponse | unde
     assert.equal(tx.responses.length, 0, 'a request not claimed is not answered');
     return undefined;
   }
-  return tx.only();
+  return tx.sole();
 }
 
 /** Answers a NOTIFY the way the phone would. */

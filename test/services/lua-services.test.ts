@@ -106,7 +106,7 @@ class FakeRunner implements ServiceRunner {
   }
 
   /** the only run so far */
-  only(): Run {
+  sole(): Run {
     assert.equal(this.runs.length, 1, 'one script started');
     return this.runs[0]!;
   }
@@ -190,7 +190,7 @@ describe('find', () => {
   it('starts the script with the call and the entry\'s arguments', async () => {
     const lua = services(lookupOf({ '*97': { service: 'voicemail-main', args: { own: true }, fallback: null } }));
     await start(lua.find('example.com', '*97'), '*97');
-    const run = runner.only();
+    const run = runner.sole();
     assert.deepEqual({ ...run.call, id: '' }, { id: '', domain: 'example.com', caller: '100', callerName: 'Alice', dialled: '*97' });
     assert.deepEqual(run.args, { own: true });
   });
@@ -232,7 +232,7 @@ describe('a failed script', () => {
   it('hands the unanswered call to the fallback number, through its services', async () => {
     const lua = services(lookupOf({ '*5': entry('broken', '200') }));
     const { call, done } = await start(lua.find('example.com', '*5'), '*5');
-    runner.only().finish(FAILED);
+    runner.sole().finish(FAILED);
     await done;
     assert.deepEqual(call.routes, [{ number: '200', options: { bypassServices: false } }]);
     assert.deepEqual(call.rejects, []);
@@ -241,7 +241,7 @@ describe('a failed script', () => {
   it('never falls back to the number that failed: 500 instead', async () => {
     const lua = services(lookupOf({ '*5': entry('broken', '*5') }));
     const { call, done } = await start(lua.find('example.com', '*5'), '*5');
-    runner.only().finish(FAILED);
+    runner.sole().finish(FAILED);
     await done;
     assert.deepEqual(call.routes, []);
     assert.deepEqual(call.rejects.map((r) => r.status), [500]);
@@ -250,7 +250,7 @@ describe('a failed script', () => {
   it('answers 500 without a fallback', async () => {
     const lua = services(lookupOf({ '*5': entry('broken') }));
     const { call, done } = await start(lua.find('example.com', '*5'), '*5');
-    runner.only().finish({ ok: false, kind: 'crashed', error: 'the worker died' });
+    runner.sole().finish({ ok: false, kind: 'crashed', error: 'the worker died' });
     await done;
     assert.deepEqual(call.rejects, [{ status: 500, reason: 'Server Internal Error - service failed' }]);
   });
@@ -258,7 +258,7 @@ describe('a failed script', () => {
   it('routes an answered call to the fallback too: it goes on, answered, in the service of that number', async () => {
     const lua = services(lookupOf({ '*5': entry('broken', '200') }));
     const { call, done } = await start(lua.find('example.com', '*5'), '*5');
-    const run = runner.only();
+    const run = runner.sole();
     const session = lua.lookup(run.call.id);
     assert.ok(session);
     await session.answer();
@@ -270,7 +270,7 @@ describe('a failed script', () => {
   it('hangs up an answered call whose service failed without a fallback', async () => {
     const lua = services(lookupOf({ '*5': entry('broken', null) }));
     const { call, done } = await start(lua.find('example.com', '*5'), '*5');
-    const run = runner.only();
+    const run = runner.sole();
     await lua.lookup(run.call.id)!.answer();
     run.finish(FAILED);
     await done;
@@ -281,7 +281,7 @@ describe('a failed script', () => {
     const lua = services(lookupOf({ '*5': entry('broken', '200') }));
     const { call, done } = await start(lua.find('example.com', '*5'), '*5');
     call.end();
-    runner.only().finish(FAILED);
+    runner.sole().finish(FAILED);
     await done;
     assert.deepEqual([call.routes, call.rejects], [[], []]);
   });
@@ -289,7 +289,7 @@ describe('a failed script', () => {
   it('a script that finished leaves the call as it is', async () => {
     const lua = services(lookupOf({ '*5': entry('fine', '200') }));
     const { call, done } = await start(lua.find('example.com', '*5'), '*5');
-    runner.only().finish(DONE);
+    runner.sole().finish(DONE);
     await done;
     assert.deepEqual([call.routes, call.rejects, call.isEnded], [[], [], false]);
   });
@@ -299,7 +299,7 @@ describe('the host\'s ServiceCall and the grace after the hang-up', () => {
   it('lookup finds the ServiceCall by the id the script was given while it runs, and not after', async () => {
     const lua = services(lookupOf({ '*5': entry('svc') }));
     const { call, done } = await start(lua.find('example.com', '*5'), '*5');
-    const run = runner.only();
+    const run = runner.sole();
     assert.equal(lua.lookup(run.call.id)?.call, call);
     assert.equal(lua.lookup('another-call'), undefined);
     run.finish(DONE);
@@ -332,7 +332,7 @@ describe('the host\'s ServiceCall and the grace after the hang-up', () => {
     clock.advance(GRACE_MS - 1);
     assert.deepEqual(runner.ends, []);
     clock.advance(1);
-    assert.deepEqual(runner.ends, [runner.only().call.id]);
+    assert.deepEqual(runner.ends, [runner.sole().call.id]);
   });
 
   it('does not drop a script that finished, before or during the grace', async () => {
@@ -360,7 +360,7 @@ describe('the extension service', () => {
     assert.equal(lua.extensions.find('example.com', '200'), undefined);
     runner.running.add('extension');
     await start(lua.extensions.find('example.com', '200'), '200');
-    const run = runner.only();
+    const run = runner.sole();
     assert.equal(run.service, 'extension');
     assert.deepEqual(run.args, { extension: '200' });
   });
@@ -369,7 +369,7 @@ describe('the extension service', () => {
     runner.running.add('extension');
     const lua = services(lookupOf({}));
     const { call, done } = await start(lua.extensions.find('example.com', '200'), '200');
-    runner.only().finish(FAILED);
+    runner.sole().finish(FAILED);
     await done;
     assert.deepEqual(call.routes, [{ number: '200', options: { bypassServices: true } }]);
   });
@@ -380,8 +380,8 @@ describe('a restricted call', () => {
     runner.running.add('call-restricted');
     const lua = services(lookupOf({}));
     const { call, done } = await start(lua.restricted(), '0049301234');
-    assert.equal(runner.only().service, 'call-restricted');
-    runner.only().finish(FAILED);
+    assert.equal(runner.sole().service, 'call-restricted');
+    runner.sole().finish(FAILED);
     await done;
     assert.deepEqual(call.rejects.map((r) => r.status), [403]);
     assert.deepEqual(call.routes, []);
