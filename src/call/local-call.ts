@@ -52,9 +52,10 @@ export interface LocalCallHandle {
    */
   route(number: string, options?: RouteOptions): void;
   /**
-   * Rings the phones of `targets` for the caller, not answered yet. Answered: the caller and that phone
-   * talk, and the promise resolves once the call is over (this handle is ended then). Not answered:
-   * the caller is still ringing and this handle can go on (play, record, dial again...).
+   * Rings the phones of `targets` for the caller. One answers: the caller and that phone talk, and the
+   * promise resolves once that call is over (this handle is ended then). Nobody answers: the caller is
+   * as before (ringing, or answered by the service) and this handle can go on (play, record, dial again).
+   * An answered caller hears `options.ringback` meanwhile.
    */
   dial(targets: readonly string[], timeoutSeconds: number, options?: DialOptions): Promise<DialOutcome>;
   /** Ends the call: BYE when answered, else 480. */
@@ -63,7 +64,6 @@ export interface LocalCallHandle {
   readonly isEnded: boolean;
 }
 
-/** What the server offers every service besides the call itself. */
 export interface DialOptions {
   /** played to an answered caller while the phones ring */
   ringback?: ToneSpec;
@@ -74,6 +74,7 @@ export interface RouteOptions {
   bypassServices?: boolean;
 }
 
+/** What the server offers every service besides the call itself. */
 export interface ServiceContext {
   sounds: SoundLibrary;
   conferences: ConferenceBridge;
