@@ -485,6 +485,10 @@ export class CallManager {
         record: (rec) => this.record(rec),
         onDialog: (c, dialog) => this.localDialogs.set(dialog.id, c),
         dial: (c, targets, timeoutMs) => this.dialFromService(c, req, tx, tag, domain, caller, targets, timeoutMs),
+        stopDial: () => {
+          const dialling = this.byInviteTx.get(tx);
+          if (dialling) this.hangup(dialling.id);
+        },
         reachable: (targets) => this.reachable(domain, targets),
         continueAs: (c, number, bypassServices) => this.continueAnswered(c, caller, number, services, bypassServices),
         handOff: (c, number, bypassServices) => {

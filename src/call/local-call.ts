@@ -107,6 +107,8 @@ export interface LocalCallDeps {
   continueAs(call: LocalCall, number: string, bypassServices: boolean): void;
   /** rings the phones of `targets` for the unanswered caller (call:dial) */
   dial(call: LocalCall, targets: readonly string[], timeoutMs: number): Promise<DialOutcome>;
+  /** stops that dial's phones ringing: the dial comes back unanswered */
+  stopDial(call: LocalCall): void;
   /** the registered phones of `targets`, for a dial from an answered call */
   reachable(targets: readonly string[]): ForkTarget[];
   /** the dialog exists from the 200 on: in-dialog requests must find the call */
@@ -371,7 +373,12 @@ export class LocalCall implements LocalCallHandle {
 
   /** The server ends it (shutdown, API, media timeout). */
   terminate(reason: EndReason): void {
-    if (this.state === 'dialling') return;
+    if (this.state === 'dialling') {
+      // the caller gets the 487 once the B2BUA gave its INVITE back
+      this.afterDial = { status: 487, reason: 'Request Terminated' };
+      this.deps.stopDial(this);
+      return;
+    }
     if (this.state === 'answered') {
       this.sendBye();
       this.finish(200, 'system', reason, true);

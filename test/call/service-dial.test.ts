@@ -369,6 +369,27 @@ describe('call:dial without a phone, and cancelled', () => {
     assert.deepEqual(h.records.map(summary), [{ caller: '100', callee: '200', disposition: 'cancelled', finalStatus: 487, hangupBy: 'caller' }]);
     assert.deepEqual(h.manager.list(), []);
   });
+
+  it('the API hangs up the service\'s call while its dial rings: CANCEL to the phones, 487 to the caller, one record', async () => {
+    const log = new ServiceLog();
+    const { h } = fixture({
+      extensionService: forEveryExtension(log.app(async (call, dial) => {
+        const outcome = await dial(['200']);
+        if (outcome.status !== 'answered' && outcome.status !== 'cancelled') call.reject(outcome.code);
+      })),
+    });
+    const { tx } = await dialIn(h);
+    deliver(inviteTo(h.stack, DEVICE_A), 180, { tag: 'tagA' });
+    deliver(inviteTo(h.stack, DEVICE_B), 180, { tag: 'tagB' });
+    // the id the API saw an instant before the service began to dial
+    assert.equal(h.manager.hangup(log.handles[0]!.id), true);
+    await settle();
+    assert.equal(tx.final().status, 487);
+    assert.deepEqual(h.stack.cancels.map((c) => c.dest.address).sort(), [DEVICE_A.address, DEVICE_B.address]);
+    assert.deepEqual(log.ended, [true]);
+    assert.deepEqual(h.records.map(summary), [{ caller: '100', callee: '200', disposition: 'cancelled', finalStatus: 487, hangupBy: 'system' }]);
+    assert.deepEqual(h.manager.list(), []);
+  });
 });
 
 /** A runner of Lua services whose every script fails, at once or after doing `script` on the host's side. */
