@@ -16,6 +16,7 @@ import type { ClientTransactionUser, ServerTransaction } from '../transaction/la
 import { isSdp } from './call-media.js';
 import { dialOutcomeOf, type DialOutcome } from './call.js';
 import type { ForkTarget } from './outbound-fork.js';
+import { answerReoffer } from './reoffer.js';
 import { ServiceBridge } from './service-bridge.js';
 import type { ConferenceBridge } from '../media/conference/conference-bridge.js';
 import type { SoundLibrary } from '../media/sound-library.js';
@@ -453,20 +454,12 @@ export class LocalCall implements LocalCallHandle {
 
   /** A re-offer: the same port and codec, our version bumped, the new direction respected. */
   private reanswer(req: SipRequest, tx: ServerTransaction): void {
-    const offer = req.body.length > 0 ? parseSdp(req.body.toString('utf8')) : undefined;
-    let body = this.lastAnswerBody;
-    if (offer && this.own) {
-      try {
-        const sdp = answerOffer(offer, this.own.sdpAddress, this.own.leg.rtpPort, this.sessionId, ++this.sessionVersion);
-        const stream = offer.streams[sdp.audioIndex]!;
-        this.own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.rtcpPort, signallingAddress: req.source?.address ?? '127.0.0.1' });
-        body = sdp.body;
-      } catch (err) {
-        if (!(err instanceof SdpNegotiationError)) throw err;
-        tx.respond(createResponse(req, 488, 'Not Acceptable Here'));
-        return;
-      }
+    const body = answerReoffer(req, this.own, this.sessionId, ++this.sessionVersion, this.lastAnswerBody);
+    if (body === undefined) {
+      tx.respond(createResponse(req, 488, 'Not Acceptable Here'));
+      return;
     }
+    this.lastAnswerBody = body;
     const res = createResponse(req, 200, 'OK');
     res.add('Contact', `<${this.deps.contactFor(req)}>`);
     res.add('Content-Type', 'application/sdp');

@@ -6,12 +6,13 @@ import { randomInt } from 'node:crypto';
 import type { Dialog } from '../dialog/dialog.js';
 import type { MediaRelay, OwnLeg } from '../media/relay/media-relay.js';
 import type { RelayLeg } from '../media/relay/relay-leg.js';
-import { answerOffer, formatFromAnswer, makeOfferFor, SdpNegotiationError, type NegotiatedFormat } from '../media/sdp/endpoint-sdp.js';
+import { formatFromAnswer, makeOfferFor, SdpNegotiationError, type NegotiatedFormat } from '../media/sdp/endpoint-sdp.js';
 import { parseSdp } from '../media/sdp/session-sdp.js';
 import { createResponse } from '../sip/builders.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../transaction/layer.js';
 import { isSdp } from './call-media.js';
+import { answerReoffer } from './reoffer.js';
 import { OutboundFork, sendInDialog, type ForkTarget, type OutboundForkDeps } from './outbound-fork.js';
 
 export interface ServiceBridgeDeps extends OutboundForkDeps {
@@ -127,19 +128,10 @@ export class ServiceBridge {
 
   /** The phone's re-offer (hold, a new port): answered for our leg, the new address followed. */
   private reanswer(req: SipRequest, tx: ServerTransaction): void {
-    const offer = req.body.length > 0 ? parseSdp(req.body.toString('utf8')) : undefined;
-    let body = this.lastBody;
-    if (offer && this.own) {
-      try {
-        const sdp = answerOffer(offer, this.own.sdpAddress, this.own.leg.rtpPort, this.sessionId, ++this.sessionVersion);
-        const stream = offer.streams[sdp.audioIndex]!;
-        this.own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.rtcpPort, signallingAddress: req.source?.address ?? stream.address });
-        body = sdp.body;
-      } catch (err) {
-        if (!(err instanceof SdpNegotiationError)) throw err;
-        tx.respond(createResponse(req, 488, 'Not Acceptable Here'));
-        return;
-      }
+    const body = answerReoffer(req, this.own, this.sessionId, ++this.sessionVersion, this.lastBody);
+    if (body === undefined) {
+      tx.respond(createResponse(req, 488, 'Not Acceptable Here'));
+      return;
     }
     const res = createResponse(req, 200, 'OK');
     const dest = this.calleeDialog?.nextHop();
