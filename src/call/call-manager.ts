@@ -23,7 +23,8 @@ import { callRecordOf, dialOutcomeOf, type Branch, type Call, type DialControlle
 import { copyRecordRoute, copySessionHeaders, mirrorResponse } from './relay.js';
 import { isSdp, relayBody, streamCount } from './call-media.js';
 import { cancelBranchInvite } from './outbound-fork.js';
-import { LocalCall, type Application, type ApplicationDirectory, type ServiceContext } from './local-call.js';
+import { parseReferTo, ReferProgress } from './refer.js';
+import { CallAlreadyEndedError, LocalCall, TRANSFEROR_GRACE_MS, type Application, type ApplicationDirectory, type LocalCallDeps, type ServiceContext } from './local-call.js';
 
 export interface CallManagerDeps {
   stack: SipStack;
@@ -81,7 +82,7 @@ const MAX_ROUTE_HOPS = 10;
 
 type CallerExtension = { number: string; displayName: string; directMedia: boolean };
 
-export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO, REGISTER';
+export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO, REFER, REGISTER';
 export const SUPPORTED_EXTENSIONS = ['100rel'];
 
 /**
@@ -96,6 +97,8 @@ export class CallManager {
   private readonly localDialogs = new Map<string, LocalCall>();
   private readonly localByInviteTx = new WeakMap<ServerTransaction, LocalCall>();
   private readonly lastAcks = new WeakMap<Dialog, { ack: SipRequest; dest: Endpoint }>();
+  /** answered calls waiting in a park slot, by domain and slot */
+  private readonly parked = new Map<string, LocalCall>();
   private accepting = true;
 
   constructor(private readonly deps: CallManagerDeps) {}
@@ -427,8 +430,181 @@ export class CallManager {
       }
       return true;
     }
+    if (req.method === 'REFER') {
+      this.onRefer(call, side, req, tx);
+      return true;
+    }
     this.relayInDialog(call, side, req, tx);
     return true;
+  }
+
+  /**
+   * A phone transfers the party it talks to (RFC 5589): blind to a number, or attended (a Replaces
+   * naming its other call) to the party of that call. The B2BUA carries it out itself rather than passing
+   * the REFER on: the transferred party is moved onto the server's media and routed on like a call to the
+   * number (ringback, forwarding, voicemail) or connected to the other call's party; the transferring phone
+   * hears how it went in NOTIFYs and is then released.
+   */
+  private onRefer(call: Call, side: 'caller' | 'callee', req: SipRequest, tx: ServerTransaction): void {
+    const media = this.deps.media;
+    const services = this.deps.services;
+    const transferorDialog = side === 'caller' ? call.callerDialog : call.calleeDialog;
+    if (call.state !== 'answered' || !transferorDialog) {
+      tx.respond(createResponse(req, 403, 'Forbidden - only an answered call can be transferred'));
+      return;
+    }
+    if (!media || !services || !call.media) {
+      tx.respond(createResponse(req, 501, 'Not Implemented - transfer needs the media relay'));
+      return;
+    }
+    if (call.transferring) {
+      tx.respond(createResponse(req, 491, 'Request Pending - a transfer is under way'));
+      return;
+    }
+    const target = parseReferTo(req.get('refer-to'));
+    if (typeof target === 'string') {
+      tx.respond(createResponse(req, 400, `Bad Request - ${target}`));
+      return;
+    }
+    let consultation: LegRef | undefined;
+    if (target.replaces) {
+      const { callId, toTag, fromTag } = target.replaces;
+      // RFC 3891 names the tags as the phone receiving the Replaces sees them; some phones swap them
+      consultation = this.dialogs.get(dialogId(callId, toTag, fromTag)) ?? this.dialogs.get(dialogId(callId, fromTag, toTag));
+      if (!consultation || consultation.call === call || consultation.call.state !== 'answered' || consultation.call.transferring || !consultation.call.media) {
+        tx.respond(createResponse(req, 403, 'Forbidden - the call named in Replaces is not an answered call of this server'));
+        return;
+      }
+    }
+    const accepted = createResponse(req, 202, 'Accepted');
+    accepted.add('Contact', `<${this.contactFor(transferorDialog)}>`);
+    tx.respond(accepted);
+    const progress = new ReferProgress(this.deps, transferorDialog);
+    progress.progress(100);
+    const transferor: CallerExtension = this.partyOf(call, side);
+    call.transferring = true;
+    const transferee = side === 'caller' ? 'callee' : 'caller';
+    void (async () => {
+      const moved = await this.adoptParty(call, transferee, target.number, transferor, media, services);
+      if (!moved) {
+        call.transferring = false;
+        progress.finish(503);
+        return;
+      }
+      moved.referredBy = transferor.number;
+      if (!consultation) {
+        progress.finish(200);
+        this.releaseTransferor(call, side);
+        this.continueAnswered(moved, transferor, target.number, services, false);
+        return;
+      }
+      const other = consultation.call;
+      other.transferring = true;
+      const joined = await this.adoptParty(other, consultation.side === 'caller' ? 'callee' : 'caller', moved.caller, transferor, media, services, false);
+      progress.finish(joined ? 200 : 503);
+      this.releaseTransferor(call, side);
+      if (!joined) {
+        other.transferring = false;
+        moved.hangup();
+        return;
+      }
+      this.releaseTransferor(other, consultation.side);
+      void moved.connect(joined);
+    })().catch((err: unknown) => {
+      this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), call: call.id }, 'a transfer failed');
+      progress.finish(500);
+    });
+  }
+
+  /**
+   * Moves the party on `side` of an answered call onto the server's own media as a LocalCall (routed on
+   * by its caller); the call loses that leg. Undefined when the phone would not move: the call is as it was.
+   */
+  private async adoptParty(
+    call: Call,
+    side: 'caller' | 'callee',
+    dialled: string,
+    routedBy: CallerExtension,
+    media: MediaRelay,
+    services: ServiceContext,
+    recorded = true,
+  ): Promise<LocalCall | undefined> {
+    const dialog = side === 'caller' ? call.callerDialog : call.calleeDialog;
+    const invite = side === 'caller' ? call.invite : call.branches.find((b) => b.state === 'answered')?.invite;
+    if (!dialog || !invite) return undefined;
+    const deps = this.localCallDeps(call.domain, routedBy, media, services, ANSWERED_ONLY);
+    // the two parties of an attended transfer talk in one conversation: one record for it
+    if (!recorded) deps.record = () => {};
+    const party = this.partyOf(call, side);
+    const local = await LocalCall.adopt(deps, { dialog, invite }, { domain: call.domain, ...party }, dialled);
+    if (!local) return undefined;
+    // the leg is the LocalCall's now: the call must neither relay its requests nor end it
+    this.dialogs.delete(dialog.id);
+    if (side === 'caller') call.callerDialog = undefined;
+    else call.calleeDialog = undefined;
+    this.localCalls.set(local.id, local);
+    if (call.state !== 'answered') local.hangup();
+    return local;
+  }
+
+  /**
+   * Call pickup: the oldest call ringing one of `extensions` (not the picker's own) stops ringing there,
+   * and the server answers its caller, who is then the picker's to connect. The record of the call is
+   * the answered caller's; a service that was dialling for it hears that the caller is gone.
+   */
+  private async takeRinging(picker: LocalCall, extensions: readonly string[], media: MediaRelay, services: ServiceContext): Promise<LocalCall | undefined> {
+    let oldest: Call | undefined;
+    for (const call of this.calls.values()) {
+      if (call.domain !== picker.domain || call.state !== 'ringing' || call.caller === picker.caller) continue;
+      const rings = call.branches.some((b) => (b.state === 'calling' || b.state === 'early') && extensions.includes(b.target));
+      if (rings && (!oldest || call.startedAt < oldest.startedAt)) oldest = call;
+    }
+    if (!oldest) return undefined;
+    const call = oldest;
+    const rungFor = call.branches.find((b) => (b.state === 'calling' || b.state === 'early') && extensions.includes(b.target))!.target;
+    this.cancelBranches(call);
+    const caller = this.partyOf(call, 'caller');
+    const answered = new LocalCall(
+      this.localCallDeps(call.domain, caller, media, services, ANSWERED_ONLY),
+      call.invite,
+      call.inviteTx,
+      call.callerTag,
+      call.domain,
+      caller.number,
+      caller.displayName,
+      rungFor,
+    );
+    this.release(call);
+    if (call.callerDialog) this.dialogs.delete(call.callerDialog.id);
+    this.byInviteTx.delete(call.inviteTx);
+    this.localCalls.set(answered.id, answered);
+    this.localByInviteTx.set(call.inviteTx, answered);
+    call.controller?.onEnded();
+    try {
+      await answered.answer();
+    } catch (err) {
+      if (!(err instanceof CallAlreadyEndedError)) throw err;
+      return undefined;
+    }
+    return answered;
+  }
+
+  /**
+   * After a transfer: the call the transferring phone made or took is over. The phone hangs up by itself
+   * on the final NOTIFY; one that does not is hung up shortly after.
+   */
+  private releaseTransferor(call: Call, side: 'caller' | 'callee'): void {
+    this.deps.clock.setTimer(TRANSFEROR_GRACE_MS, () => {
+      if (call.state !== 'answered') return;
+      this.sendBye(call, side);
+      this.end(call, 200, 'answered', side);
+    });
+  }
+
+  private partyOf(call: Call, side: 'caller' | 'callee'): CallerExtension {
+    const number = side === 'caller' ? call.caller : call.callee;
+    const extension = this.deps.extensions.find(call.domain, number);
+    return { number, displayName: extension?.displayName ?? '', directMedia: extension?.directMedia ?? false };
   }
 
   /** ACK for a 2xx: ours to absorb, the B2BUA already acknowledged the other leg. */
@@ -475,37 +651,18 @@ export class CallManager {
       return;
     }
     const call = new LocalCall(
-      {
-        stack: this.deps.stack,
-        media,
-        clock: this.deps.clock,
-        logger: this.deps.logger,
-        allowedMethods: ALLOWED_METHODS,
-        contactFor: (r) => this.deps.stack.contactUri(r.source ?? uriToEndpoint(r.uri) ?? DEFAULT_DEST),
-        record: (rec) => this.record(rec),
-        onDialog: (c, dialog) => this.localDialogs.set(dialog.id, c),
+      this.localCallDeps(domain, caller, media, services, {
         dial: (c, targets, timeoutMs) => this.dialFromService(c, req, tx, tag, domain, caller, targets, timeoutMs),
         stopDial: () => {
           const dialling = this.byInviteTx.get(tx);
           if (dialling) this.hangup(dialling.id);
         },
-        reachable: (targets) => this.reachable(domain, targets),
-        continueAs: (c, number, bypassServices) => this.continueAnswered(c, caller, number, services, bypassServices),
         handOff: (c, number, bypassServices) => {
           this.localCalls.delete(c.id);
           this.localByInviteTx.delete(tx);
           this.route(req, tx, tag, domain, caller, number, hops + 1, bypassServices);
         },
-        forget: (c) => {
-          this.localCalls.delete(c.id);
-          // kept briefly so retransmitted BYEs and ACKs still find the call
-          const bridged = c.bridgedDialog;
-          this.deps.clock.setTimer(32_000, () => {
-            if (c.dialog) this.localDialogs.delete(c.dialog.id);
-            if (bridged) this.localDialogs.delete(bridged.id);
-          });
-        },
-      },
+      }),
       req,
       tx,
       tag,
@@ -517,6 +674,52 @@ export class CallManager {
     this.localCalls.set(call.id, call);
     this.localByInviteTx.set(tx, call);
     this.runApplication(call, app, services, onError);
+  }
+
+  /** What a LocalCall of `domain` needs; `unanswered` is how one that came in with its own INVITE dials and hands off. */
+  private localCallDeps(
+    domain: string,
+    caller: CallerExtension,
+    media: MediaRelay,
+    services: ServiceContext,
+    unanswered: Pick<LocalCallDeps, 'dial' | 'stopDial' | 'handOff'>,
+  ): LocalCallDeps {
+    return {
+      stack: this.deps.stack,
+      media,
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      allowedMethods: ALLOWED_METHODS,
+      contactFor: (r) => this.deps.stack.contactUri(r.source ?? uriToEndpoint(r.uri) ?? DEFAULT_DEST),
+      record: (rec) => this.record(rec),
+      onDialog: (c, dialog) => this.localDialogs.set(dialog.id, c),
+      reachable: (targets) => this.reachable(domain, targets),
+      park: (c, slot) => {
+        const key = parkKey(c.domain, slot);
+        if (this.parked.has(key)) return false;
+        this.parked.set(key, c);
+        return true;
+      },
+      unpark: (parkDomain, slot, only) => {
+        const key = parkKey(parkDomain, slot);
+        const parked = this.parked.get(key);
+        if (!parked || (only && parked !== only)) return undefined;
+        this.parked.delete(key);
+        return parked;
+      },
+      takeRinging: (picker, extensions) => this.takeRinging(picker, extensions, media, services),
+      continueAs: (c, number, bypassServices) => this.continueAnswered(c, caller, number, services, bypassServices),
+      forget: (c) => {
+        this.localCalls.delete(c.id);
+        // kept briefly so retransmitted BYEs and ACKs still find the call
+        const bridged = c.bridgedDialog;
+        this.deps.clock.setTimer(32_000, () => {
+          if (c.dialog) this.localDialogs.delete(c.dialog.id);
+          if (bridged) this.localDialogs.delete(bridged.id);
+        });
+      },
+      ...unanswered,
+    };
   }
 
   /**
@@ -987,6 +1190,12 @@ export class CallManager {
 }
 
 const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
+/** A call taken over from another is answered: it never rings phones with its own INVITE nor hands one on. */
+const ANSWERED_ONLY: Pick<LocalCallDeps, 'dial' | 'stopDial' | 'handOff'> = {
+  dial: () => Promise.resolve({ status: 'failed', code: 500 }),
+  stopDial: () => {},
+  handOff: () => {},
+};
 const DEFAULT_DEST = { transport: 'UDP' as const, address: '127.0.0.1', port: 5060 };
 
 /**
@@ -998,6 +1207,10 @@ function reachEachOther(invite: SipRequest, bindings: readonly Binding[]): boole
   const callerAddress = invite.source?.address;
   if (!offer || !callerAddress || offer.streams.some((s) => s.port !== 0 && s.address !== callerAddress)) return false;
   return bindings.every((b) => uriToEndpoint(b.contactUri)?.address === b.sourceAddress);
+}
+
+function parkKey(domain: string, slot: string): string {
+  return `${domain}\u0000${slot}`;
 }
 
 function acceptsSdp(accept: string): boolean {

@@ -56,6 +56,8 @@ export interface Call {
   pendingAck: { side: 'caller' | 'callee'; dialog: Dialog; inviteSeq: number } | undefined;
   /** the service that dialled (call:dial): it hears a failure instead of the caller, and the end */
   controller?: DialController;
+  /** a REFER is being carried out: a second one waits */
+  transferring?: boolean;
 }
 
 /** What a service's call:dial learns from the B2BUA. */

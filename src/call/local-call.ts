@@ -8,7 +8,7 @@ import { answerOffer, formatFromAnswer, makeOffer, SdpNegotiationError, type Neg
 import { parseSdp } from '../media/sdp/session-sdp.js';
 import { parseDtmfInfo } from '../media/dtmf/sip-info.js';
 import { createResponse } from '../sip/builders.js';
-import type { SipRequest } from '../sip/message.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { SipStack } from '../stack/sip-stack.js';
 import type { EndReason, NewCallRecord } from '../store/types.js';
 import type { Clock } from '../transaction/clock.js';
@@ -18,6 +18,9 @@ import { dialOutcomeOf, type DialOutcome } from './call.js';
 import type { ForkTarget } from './outbound-fork.js';
 import { answerReoffer } from './reoffer.js';
 import { ServiceBridge } from './service-bridge.js';
+import { reinvite } from './reinvite.js';
+import { parseReferTo, ReferProgress } from './refer.js';
+import { linkEndpoints } from '../media/endpoint-link.js';
 import type { ConferenceBridge } from '../media/conference/conference-bridge.js';
 import type { SoundLibrary } from '../media/sound-library.js';
 import type { TonePlan, ToneSpec } from '../media/tones.js';
@@ -32,6 +35,8 @@ export interface LocalCallHandle {
   readonly callerName: string;
   /** the number the caller dialled */
   readonly dialled: string;
+  /** the extension that transferred the call here (a transfer to a park slot rings it back); else undefined */
+  readonly referredBy: string | undefined;
   /** Answers (200 with SDP) and resolves with the media endpoint once audio can flow. */
   answer(): Promise<MediaEndpoint>;
   /** Audio before answering (183 with SDP); the call can still be refused. */
@@ -59,11 +64,26 @@ export interface LocalCallHandle {
    * An answered caller hears `options.ringback` meanwhile.
    */
   dial(targets: readonly string[], timeoutSeconds: number, options?: DialOptions): Promise<DialOutcome>;
+  /**
+   * Holds the answered call in park slot `slot` of its domain: resolves "retrieved" once someone took it
+   * out with retrieve() (the two talk then, until one hangs up), "timeout" after `timeoutMs` (the call is
+   * out of the slot and the service's again), "hangup" if the caller hung up; undefined when the slot is taken.
+   */
+  park(slot: string, timeoutMs: number): Promise<ParkOutcome> | undefined;
+  /** Connects this answered call to the call parked in `slot` until one hangs up; false when nothing is parked there. */
+  retrieve(slot: string): Promise<boolean>;
+  /**
+   * Answers a call ringing any of `extensions` (the oldest) and connects it to this call (answered first
+   * if it is not yet) until one hangs up; false when none of them is ringing.
+   */
+  pickUp(extensions: readonly string[]): Promise<boolean>;
   /** Ends the call: BYE when answered, else 480. */
   hangup(): void;
   readonly ended: Promise<void>;
   readonly isEnded: boolean;
 }
+
+export type ParkOutcome = 'retrieved' | 'timeout' | 'hangup';
 
 export interface DialOptions {
   /** played to an answered caller while the phones ring */
@@ -112,12 +132,21 @@ export interface LocalCallDeps {
   stopDial(call: LocalCall): void;
   /** the registered phones of `targets`, for a dial from an answered call */
   reachable(targets: readonly string[]): ForkTarget[];
+  /** puts the call in park slot `slot` of its domain; false when the slot is taken */
+  park(call: LocalCall, slot: string): boolean;
+  /** takes the call out of park slot `slot` (all of it when `only` is given: only that call) */
+  unpark(domain: string, slot: string, only?: LocalCall): LocalCall | undefined;
+  /** takes over the caller of the oldest call ringing one of `extensions`, answered by the server */
+  takeRinging(picker: LocalCall, extensions: readonly string[]): Promise<LocalCall | undefined>;
   /** the dialog exists from the 200 on: in-dialog requests must find the call */
   onDialog(call: LocalCall, dialog: Dialog): void;
   forget(call: LocalCall): void;
 }
 
 export class CallAlreadyEndedError extends Error {}
+
+/** How long a phone that transferred its caller has to hang up by itself before the server does it. */
+export const TRANSFEROR_GRACE_MS = 2000;
 
 const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
 
@@ -134,6 +163,9 @@ export class LocalCall implements LocalCallHandle {
   private state: 'ringing' | 'dialling' | 'answering' | 'early' | 'answered' | 'ended' = 'ringing';
   /** what the caller dialled: the call's record keeps it, wherever services routed the call since */
   private readonly firstDialled: string;
+  referredBy: string | undefined;
+  /** settles the park() of a parked call */
+  private parked: ((outcome: ParkOutcome) => void) | undefined;
   /** how many services have run on this call: the last one started hangs up when it is done */
   turn = 0;
   /** what the service that gave up during a dial wanted, done if the dial comes back unanswered */
@@ -143,6 +175,10 @@ export class LocalCall implements LocalCallHandle {
   private format: NegotiatedFormat | undefined;
   /** a dial from the answered call: the phone joined to the caller */
   private bridge: ServiceBridge | undefined;
+  /** the extension whose phone `bridge` reached */
+  private bridgedTo: string | undefined;
+  /** the phone that transferred the caller away, until it hangs up or is hung up */
+  private transferor: ServiceBridge | undefined;
   private watched: WatchedMedia | undefined;
   /** a late offer: the answer in the ACK completes answer() */
   private awaitingAck: { resolve: (e: MediaEndpoint) => void; reject: (err: Error) => void } | undefined;
@@ -154,7 +190,8 @@ export class LocalCall implements LocalCallHandle {
   constructor(
     private readonly deps: LocalCallDeps,
     private readonly invite: SipRequest,
-    private readonly tx: ServerTransaction,
+    /** the caller's INVITE transaction; none for a leg taken over from another call (adopt) */
+    private readonly tx: ServerTransaction | undefined,
     private readonly tag: string,
     readonly domain: string,
     readonly caller: string,
@@ -165,15 +202,110 @@ export class LocalCall implements LocalCallHandle {
     this.firstDialled = dialled;
     this.startedAt = deps.clock.now();
     this.ended = new Promise((resolve) => (this.endNow = resolve));
-    tx.onAckTimeout = () => this.finish(200, 'system', 'ack_timeout', true);
+    if (tx) tx.onAckTimeout = () => this.finish(200, 'system', 'ack_timeout', true);
+  }
+
+  /**
+   * Takes over a leg of another call that is already talking (the transferred party of a transfer):
+   * re-INVITEs the phone onto the server's own media, so services can play to it, dial for it and
+   * connect it. Undefined when the phone refuses the re-offer or no media ports are free; the leg is
+   * then as it was.
+   */
+  static async adopt(
+    deps: LocalCallDeps,
+    leg: { dialog: Dialog; invite: SipRequest },
+    party: { domain: string; number: string; displayName: string },
+    dialled: string,
+  ): Promise<LocalCall | undefined> {
+    const call = new LocalCall(deps, leg.invite, undefined, leg.dialog.localTag, party.domain, party.number, party.displayName, dialled);
+    return (await call.takeOver(leg.dialog)) ? call : undefined;
+  }
+
+  private async takeOver(dialog: Dialog): Promise<boolean> {
+    const own = await this.deps.media.openLeg(dialog.nextHop()?.address ?? '127.0.0.1');
+    if (!own) return false;
+    const offer = makeOffer(own.sdpAddress, own.leg.rtpPort, this.sessionId, this.sessionVersion);
+    const result = await reinvite(this.deps, dialog, offer.body, this.deps.allowedMethods);
+    const answer = result.ok && isSdp(result.answer.get('content-type')) ? parseSdp(result.answer.body.toString('utf8')) : undefined;
+    try {
+      if (!answer) throw new SdpNegotiationError(result.ok ? 'the re-INVITE\'s answer carried no SDP' : `the phone answered ${result.status}`);
+      const { format, stream } = formatFromAnswer(answer);
+      own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.rtcpPort, signallingAddress: dialog.nextHop()?.address ?? stream.address });
+      this.own = own;
+      this.dialog = dialog;
+      this.lastAnswerBody = offer.body;
+      this.state = 'answered';
+      this.answeredAt = this.deps.clock.now();
+      this.startMedia(format);
+      this.deps.onDialog(this, dialog);
+      return true;
+    } catch (err) {
+      if (!(err instanceof SdpNegotiationError)) throw err;
+      this.deps.logger.info({ call: this.id, why: err.message }, 'a phone could not be moved onto the server\'s media');
+      own.release();
+      this.state = 'ended';
+      this.endNow();
+      return false;
+    }
+  }
+
+  /**
+   * Connects two answered calls through the server (a pickup, a parked call retrieved, an attended
+   * transfer): each hears the other until one hangs up, and then the other is hung up too.
+   */
+  async connect(other: LocalCall): Promise<void> {
+    if (!this.endpoint || !other.endpoint || this.state !== 'answered' || other.state !== 'answered') {
+      throw new Error('connect: both calls must be answered');
+    }
+    const link = linkEndpoints(this.endpoint, other.endpoint);
+    await Promise.race([this.ended, other.ended]);
+    link.close();
+    this.hangup();
+    other.hangup();
+  }
+
+  park(slot: string, timeoutMs: number): Promise<ParkOutcome> | undefined {
+    if (this.state !== 'answered') throw new Error(`park: the call is ${this.state}, answer it first`);
+    if (this.parked) throw new Error('park: the call is parked already');
+    if (!this.deps.park(this, slot)) return undefined;
+    return new Promise((resolve) => {
+      const settle = (outcome: ParkOutcome): void => {
+        if (!this.parked) return;
+        this.parked = undefined;
+        this.deps.clock.clearTimer(timer);
+        this.deps.unpark(this.domain, slot, this);
+        resolve(outcome);
+      };
+      const timer = this.deps.clock.setTimer(timeoutMs, () => settle('timeout'));
+      this.parked = settle;
+      void this.ended.then(() => settle('hangup'));
+    });
+  }
+
+  async retrieve(slot: string): Promise<boolean> {
+    const parked = this.deps.unpark(this.domain, slot);
+    if (!parked) return false;
+    parked.parked?.('retrieved');
+    await this.connect(parked);
+    return true;
+  }
+
+  async pickUp(extensions: readonly string[]): Promise<boolean> {
+    if (this.state !== 'answered' && this.state !== 'ringing') throw new Error(`pickup: the call is ${this.state}`);
+    const ringing = await this.deps.takeRinging(this, extensions);
+    if (!ringing) return false;
+    try {
+      if (this.state === 'ringing') await this.answer();
+    } catch (err) {
+      ringing.hangup();
+      throw err;
+    }
+    await this.connect(ringing);
+    return true;
   }
 
   get isEnded(): boolean {
     return this.state === 'ended';
-  }
-
-  get inviteTx(): ServerTransaction {
-    return this.tx;
   }
 
   /** its caller's INVITE belongs to the B2BUA for now: call:dial is ringing phones */
@@ -219,7 +351,7 @@ export class LocalCall implements LocalCallHandle {
     res.body = Buffer.from(ready.body);
     this.lastAnswerBody = ready.body;
     this.state = 'early';
-    this.tx.respond(res);
+    this.respond(res);
     return ready.endpoint;
   }
 
@@ -265,7 +397,7 @@ export class LocalCall implements LocalCallHandle {
 
   progress(status: 180 | 181 | 182, reason: string): void {
     if (this.state !== 'ringing') return;
-    this.tx.respond(createResponse(this.invite, status, reason, this.tag));
+    this.respond(createResponse(this.invite, status, reason, this.tag));
   }
 
   route(number: string, options: RouteOptions = {}): void {
@@ -286,7 +418,7 @@ export class LocalCall implements LocalCallHandle {
     if (this.state !== 'ringing') throw new Error(`only an unanswered or answered call can be routed (this one is ${this.state})`);
     // the new route answers the INVITE and records the call; this handle only lets go
     this.state = 'ended';
-    this.tx.onAckTimeout = undefined;
+    if (this.tx) this.tx.onAckTimeout = undefined;
     this.deps.handOff(this, number, options.bypassServices ?? false);
     this.endNow();
   }
@@ -304,7 +436,7 @@ export class LocalCall implements LocalCallHandle {
       this.endNow();
     } else {
       this.state = 'ringing';
-      this.tx.onAckTimeout = () => this.finish(200, 'system', 'ack_timeout', true);
+      if (this.tx) this.tx.onAckTimeout = () => this.finish(200, 'system', 'ack_timeout', true);
       const after = this.afterDial;
       this.afterDial = undefined;
       if (after === 'hangup') this.refuse(outcome.status === 'busy' ? 486 : outcome.status === 'noanswer' ? 408 : outcome.status === 'unavailable' ? 480 : outcome.code);
@@ -339,6 +471,7 @@ export class LocalCall implements LocalCallHandle {
     }
     // the caller's leg now carries the phone's audio, not ours
     endpoint.close();
+    this.bridgedTo = outcome.target;
     this.deps.onDialog(this, bridge.dialog!);
     await this.ended;
     return { status: 'answered', answeredBy: outcome.target };
@@ -384,14 +517,14 @@ export class LocalCall implements LocalCallHandle {
       this.sendBye();
       this.finish(200, 'system', reason, true);
     } else if (this.state !== 'ended') {
-      this.tx.respond(createResponse(this.invite, 487, 'Request Terminated', this.tag));
+      this.respond(createResponse(this.invite, 487, 'Request Terminated', this.tag));
       this.finish(487, 'system', reason, false);
     }
   }
 
   onCancel(): void {
     if (this.state === 'answered' || this.state === 'ended') return;
-    this.tx.respond(createResponse(this.invite, 487, 'Request Terminated', this.tag));
+    this.respond(createResponse(this.invite, 487, 'Request Terminated', this.tag));
     this.finish(487, 'caller', null, false);
   }
 
@@ -414,13 +547,24 @@ export class LocalCall implements LocalCallHandle {
 
   /** A request inside our dialog. */
   onRequest(req: SipRequest, tx: ServerTransaction): void {
-    const bridged = this.bridge?.dialog;
-    if (bridged && dialogId(req.callId, req.toTag() ?? '', req.fromTag() ?? '') === bridged.id) {
+    const id = dialogId(req.callId, req.toTag() ?? '', req.fromTag() ?? '');
+    const bridge = this.bridge;
+    if (bridge?.dialog && id === bridge.dialog.id) {
+      if (req.method === 'REFER') {
+        this.transferBridged(bridge, req, tx);
+        return;
+      }
       // the phone hung up: so does the caller
-      if (this.bridge!.onRequest(req, tx)) {
+      if (bridge.onRequest(req, tx)) {
         this.sendBye();
         this.finish(200, 'callee', null, true);
       }
+      return;
+    }
+    const transferor = this.transferor;
+    if (transferor?.dialog && id === transferor.dialog.id) {
+      // the phone that transferred the caller away hangs up: nothing more to do for it
+      if (transferor.onRequest(req, tx)) transferor.close();
       return;
     }
     const dialog = this.dialog;
@@ -450,6 +594,35 @@ export class LocalCall implements LocalCallHandle {
       default:
         tx.respond(createResponse(req, req.method === 'OPTIONS' ? 200 : 501, req.method === 'OPTIONS' ? 'OK' : 'Not Implemented'));
     }
+  }
+
+  /**
+   * The phone a service connected the caller to transfers the caller (a blind REFER): the caller is back
+   * on the server's media and goes on as a call to the number, and the phone is released. The script
+   * that dialled stays waiting for the call's end, as the call is no longer its own.
+   */
+  private transferBridged(bridge: ServiceBridge, req: SipRequest, tx: ServerTransaction): void {
+    const target = parseReferTo(req.get('refer-to'));
+    if (typeof target === 'string' || target.replaces) {
+      tx.respond(createResponse(req, typeof target === 'string' ? 400 : 501, typeof target === 'string'
+        ? `Bad Request - ${target}`
+        : 'Not Implemented - attended transfer of a call that a service connected'));
+      return;
+    }
+    const phone = bridge.dialog!;
+    const accepted = createResponse(req, 202, 'Accepted');
+    accepted.add('Contact', `<${this.deps.contactFor(req)}>`);
+    tx.respond(accepted);
+    const progress = new ReferProgress(this.deps, phone);
+    progress.progress(100);
+    bridge.detach();
+    this.bridge = undefined;
+    this.transferor = bridge;
+    this.endpoint = new MediaEndpoint(this.own!.leg, this.format!, this.deps.clock);
+    this.referredBy = this.bridgedTo;
+    progress.finish(200);
+    this.deps.clock.setTimer(TRANSFEROR_GRACE_MS, () => bridge.close());
+    this.deps.continueAs(this, target.number, false);
   }
 
   /** A re-offer: the same port and codec, our version bumped, the new direction respected. */
@@ -497,12 +670,16 @@ export class LocalCall implements LocalCallHandle {
     this.deps.onDialog(this, this.dialog);
     this.state = 'answered';
     this.answeredAt = this.deps.clock.now();
-    this.tx.respond(res);
+    this.respond(res);
+  }
+
+  private respond(res: SipResponse): void {
+    this.tx?.respond(res);
   }
 
   private refuse(status: number, reason?: string): void {
     if (this.state === 'ended' || this.state === 'answered' || this.state === 'dialling') return;
-    this.tx.respond(createResponse(this.invite, status, reason, this.tag));
+    this.respond(createResponse(this.invite, status, reason, this.tag));
     this.finish(status, status === 486 || status === 600 ? 'callee' : 'system', null, false);
   }
 
@@ -523,6 +700,7 @@ export class LocalCall implements LocalCallHandle {
     this.state = 'ended';
     if (this.dialog) this.dialog.state = 'terminated';
     this.bridge?.close();
+    this.transferor?.close();
     this.endpoint?.close();
     if (this.watched) this.deps.media.unwatch(this.watched);
     this.own?.release();

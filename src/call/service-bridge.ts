@@ -30,6 +30,7 @@ export class ServiceBridge {
   private lastBody = '';
   private closed = false;
   private phoneHungUp = false;
+  private detached = false;
 
   constructor(
     private readonly deps: ServiceBridgeDeps,
@@ -117,6 +118,15 @@ export class ServiceBridge {
     }
   }
 
+  /** The legs stop hearing each other (the caller was transferred elsewhere); close() still hangs the phone up. */
+  detach(): void {
+    this.detached = true;
+    this.callerLeg.forwardRtpTo(undefined);
+    this.callerLeg.forwardRtcpTo(undefined);
+    this.own?.leg.forwardRtpTo(undefined);
+    this.own?.leg.forwardRtcpTo(undefined);
+  }
+
   /** Ends the bridge: stops the ringing, or hangs up the phone; gives the leg back. */
   close(): void {
     if (this.closed) return;
@@ -143,8 +153,11 @@ export class ServiceBridge {
   }
 
   private release(): void {
-    this.callerLeg.forwardRtpTo(undefined);
-    this.callerLeg.forwardRtcpTo(undefined);
+    // once detached, the caller's leg may be joined to another phone by now
+    if (!this.detached) {
+      this.callerLeg.forwardRtpTo(undefined);
+      this.callerLeg.forwardRtcpTo(undefined);
+    }
     this.own?.release();
     this.own = undefined;
   }

@@ -21,6 +21,9 @@ export const DEFAULT_SERVICE_NUMBERS: ReadonlyMap<string, ServiceNumber> = new M
   ['*97', { service: 'voicemail-main', args: { own: true }, fallback: null }],
   ['*98', { service: 'voicemail-main', args: { own: false }, fallback: null }],
   ['*6*', { service: 'conference', args: { code: '*6*' }, fallback: null }],
+  ['*40*', { service: 'pickup', args: { mode: 'directed', code: '*40*' }, fallback: null }],
+  ['*50*', { service: 'pickup', args: { mode: 'group' }, fallback: null }],
+  ['*70*', { service: 'park', args: { code: '*70*' }, fallback: null }],
 ]);
 
 /** The stored service numbers, then the defaults. */

@@ -28,7 +28,7 @@ const CALL_THERE = 'call-other';
 /** A call from 100 (Alice) in `domain`: the host functions read only who and where. */
 function callIn(domain: string, id: string): LocalCallHandle {
   return {
-    id, domain, caller: '100', callerName: 'Alice', dialled: '*96*200', answered: false, dialling: false, isEnded: false,
+    id, domain, caller: '100', callerName: 'Alice', dialled: '*96*200', referredBy: undefined, answered: false, dialling: false, isEnded: false,
     ended: new Promise<void>(() => undefined),
     answer: () => Promise.resolve({} as MediaEndpoint),
     earlyMedia: () => Promise.resolve({} as MediaEndpoint),
@@ -38,6 +38,9 @@ function callIn(domain: string, id: string): LocalCallHandle {
     route: () => undefined,
     dial: (): Promise<DialOutcome> => Promise.resolve({ status: 'unavailable', code: 480 }),
     hangup: () => undefined,
+    park: () => undefined,
+    retrieve: () => Promise.resolve(false),
+    pickUp: () => Promise.resolve(false),
   };
 }
 

@@ -26,6 +26,7 @@ class FakeCall implements LocalCallHandle {
   readonly domain = 'example.com';
   readonly caller = '100';
   readonly callerName = 'Alice';
+  readonly referredBy = undefined;
   readonly ended: Promise<void>;
   isEnded = false;
   answered = false;
@@ -64,6 +65,18 @@ class FakeCall implements LocalCallHandle {
 
   dial(): Promise<DialOutcome> {
     return Promise.resolve({ status: 'unavailable', code: 480 });
+  }
+
+  park(): undefined {
+    return undefined;
+  }
+
+  retrieve(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  pickUp(): Promise<boolean> {
+    return Promise.resolve(false);
   }
 
   hangup(): void {

@@ -95,6 +95,7 @@ class FakeCall implements LocalCallHandle {
   readonly caller = '100';
   readonly callerName = 'Alice';
   readonly dialled = '*97';
+  readonly referredBy = undefined;
   readonly ended: Promise<void>;
   isEnded = false;
   dialling = false;
@@ -147,6 +148,18 @@ class FakeCall implements LocalCallHandle {
   dial(targets: readonly string[], timeoutSeconds: number, options?: DialOptions): Promise<DialOutcome> {
     this.dials.push({ targets, timeoutSeconds, options });
     return Promise.resolve(this.dialOutcome);
+  }
+
+  park(): undefined {
+    return undefined;
+  }
+
+  retrieve(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  pickUp(): Promise<boolean> {
+    return Promise.resolve(false);
   }
 
   hangup(): void {

@@ -103,6 +103,10 @@ export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFuncti
       await call.echo();
       return null;
     }),
+    method('park', async (call, args) => call.park(args.string(0, 'slot'), args.options(1).number('timeout', 60, 1, MAX_WAIT_SECONDS))),
+    method('retrieve', async (call, args) => call.retrieve(args.string(0, 'slot'))),
+    method('pickup', async (call, args) => call.pickUp(args.names(0, 'extension number'))),
+    method('referred_by', (call) => call.referredBy ?? null),
     method('conference_size', (call, args) => call.conferenceSize(args.string(0, 'room'))),
     method('conference', async (call, args) => call.conference(args.string(0, 'room'), args.options(1).number('max_members', 20, 2, MAX_CONFERENCE_MEMBERS))),
   ]);

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { DialOutcome } from '../../call/call.js';
-import type { LocalCallHandle, ServiceContext } from '../../call/local-call.js';
+import type { LocalCallHandle, ParkOutcome, ServiceContext } from '../../call/local-call.js';
 import type { MediaEndpoint, RecordResult } from '../../media/endpoint/media-endpoint.js';
 import type { DecodedSound } from '../../media/sound-library.js';
 import type { Clock } from '../../transaction/clock.js';
@@ -277,6 +277,43 @@ export class ServiceCall {
       conference.leave(this.call.id);
     }
     return true;
+  }
+
+  /**
+   * Parks the call in `slot` with music until it is retrieved (and then until the two hang up), the
+   * timeout passes or the caller hangs up; "taken" at once when another call waits in the slot.
+   */
+  async park(slot: string, timeoutSeconds: number): Promise<ParkOutcome | 'taken'> {
+    const endpoint = await this.media();
+    const music = await this.services.sounds.musicOnHold();
+    if (this.ended) return 'hangup';
+    const parked = this.call.park(slot, timeoutSeconds * 1000);
+    if (!parked) return 'taken';
+    // started in the same turn as park(): a retrieval stops it rather than being talked over by it
+    const playing = endpoint.play(this.services.sounds.source(music, { loop: true }));
+    const outcome = await parked;
+    if (outcome === 'timeout') endpoint.stopPlayback();
+    await playing;
+    if (outcome === 'retrieved') await this.call.ended;
+    return outcome;
+  }
+
+  /** Talks to the call parked in `slot` until one hangs up; false when nothing is parked there. */
+  async retrieve(slot: string): Promise<boolean> {
+    await this.media();
+    return this.call.retrieve(slot);
+  }
+
+  /** Answers the oldest call ringing one of `extensions` and talks to it until one hangs up; false when none rings. */
+  async pickUp(extensions: readonly string[]): Promise<boolean> {
+    this.usable();
+    if (this.endpoint && !this.answered) throw new Error('pickup: answer the call first (it has early media)');
+    return this.call.pickUp(extensions);
+  }
+
+  /** The extension that transferred the call to this service, if one did. */
+  get referredBy(): string | undefined {
+    return this.call.referredBy;
   }
 
   /** The endpoint, answering first when there is none yet (as Asterisk's Playback does). */
