@@ -626,7 +626,10 @@ export class CallManager {
   /** A 2xx retransmitted after its transaction ended: our ACK was lost, send it again. */
   handleStrayResponse(res: SipResponse): void {
     if (res.status < 200 || res.status >= 300 || res.cseq()?.method !== 'INVITE') return;
-    const ref = this.dialogs.get(dialogId(res.callId, res.fromTag() ?? '', res.toTag() ?? ''));
+    const id = dialogId(res.callId, res.fromTag() ?? '', res.toTag() ?? '');
+    const local = this.localDialogs.get(id);
+    if (local) return local.onRepeatedAnswer(res);
+    const ref = this.dialogs.get(id);
     if (!ref) return;
     const dialog = ref.side === 'callee' ? ref.call.calleeDialog : ref.call.callerDialog;
     if (dialog) this.resendAck(dialog, res.cseq()?.seq ?? dialog.localSeq);

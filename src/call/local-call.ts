@@ -8,7 +8,7 @@ import { answerOffer, formatFromAnswer, makeOffer, SdpNegotiationError, type Neg
 import { parseSdp } from '../media/sdp/session-sdp.js';
 import { parseDtmfInfo } from '../media/dtmf/sip-info.js';
 import { createResponse } from '../sip/builders.js';
-import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { Endpoint, SipRequest, SipResponse } from '../sip/message.js';
 import type { SipStack } from '../stack/sip-stack.js';
 import type { EndReason, NewCallRecord } from '../store/types.js';
 import type { Clock } from '../transaction/clock.js';
@@ -177,6 +177,8 @@ export class LocalCall implements LocalCallHandle {
   private bridge: ServiceBridge | undefined;
   /** the extension whose phone `bridge` reached */
   private bridgedTo: string | undefined;
+  /** the ACK of the re-INVITE that moved a taken-over leg here, for a repeated 2xx */
+  private reinviteAck: { ack: SipRequest; dest: Endpoint } | undefined;
   /** the phone that transferred the caller away, until it hangs up or is hung up */
   private transferor: ServiceBridge | undefined;
   private watched: WatchedMedia | undefined;
@@ -233,6 +235,7 @@ export class LocalCall implements LocalCallHandle {
       own.leg.setSignalling({ address: stream.address, port: stream.port, rtcpPort: stream.rtcpPort, signallingAddress: dialog.nextHop()?.address ?? stream.address });
       this.own = own;
       this.dialog = dialog;
+      this.reinviteAck = result.ok ? result.ack : undefined;
       this.lastAnswerBody = offer.body;
       this.state = 'answered';
       this.answeredAt = this.deps.clock.now();
@@ -542,6 +545,17 @@ export class LocalCall implements LocalCallHandle {
       this.sendBye();
       this.finish(200, 'system', null, true);
       waiting.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** A 2xx for our INVITE again after its transaction ended: our ACK was lost. */
+  onRepeatedAnswer(res: SipResponse): void {
+    const last = this.reinviteAck;
+    if (!last || last.ack.cseq()?.seq !== res.cseq()?.seq) return;
+    try {
+      this.deps.stack.resend(last.ack, last.dest);
+    } catch (err) {
+      this.deps.logger.warn({ err: String(err) }, 'could not resend ACK');
     }
   }
 

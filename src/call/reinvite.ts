@@ -2,10 +2,11 @@
 // party from the phone it talked to onto the server's own media. The 2xx is acknowledged here.
 import type { Logger } from 'pino';
 import type { Dialog } from '../dialog/dialog.js';
-import type { SipResponse } from '../sip/message.js';
+import type { Endpoint, SipRequest, SipResponse } from '../sip/message.js';
 import type { SipStack } from '../stack/sip-stack.js';
 
-export type ReinviteResult = { ok: true; answer: SipResponse } | { ok: false; status: number };
+/** On success, the ACK sent, to send again when the phone repeats its 2xx (our ACK was lost). */
+export type ReinviteResult = { ok: true; answer: SipResponse; ack: { ack: SipRequest; dest: Endpoint } } | { ok: false; status: number };
 
 export function reinvite(
   deps: { stack: Pick<SipStack, 'sendRequest' | 'sendAck' | 'contactUri'>; logger: Logger },
@@ -28,12 +29,13 @@ export function reinvite(
           if (res.status < 200) return;
           if (res.status >= 300) return resolve({ ok: false, status: res.status });
           dialog.refreshTarget(res);
+          const ack = { ack: dialog.createRequest('ACK', seq), dest: dialog.nextHop() ?? dest };
           try {
-            deps.stack.sendAck(dialog.createRequest('ACK', seq), dialog.nextHop() ?? dest);
+            deps.stack.sendAck(ack.ack, ack.dest);
           } catch (err) {
             deps.logger.warn({ err: String(err) }, 'could not acknowledge a re-INVITE');
           }
-          resolve({ ok: true, answer: res });
+          resolve({ ok: true, answer: res, ack });
         },
         onTimeout: () => resolve({ ok: false, status: 408 }),
         onTransportError: () => resolve({ ok: false, status: 503 }),
