@@ -23,6 +23,7 @@ import { callRecordOf, dialOutcomeOf, type Branch, type Call, type DialControlle
 import { copyRecordRoute, copySessionHeaders, mirrorResponse } from './relay.js';
 import { isSdp, relayBody, streamCount } from './call-media.js';
 import { cancelBranchInvite } from './outbound-fork.js';
+import { ParkSlots } from './park-slots.js';
 import { parseReferTo, ReferProgress } from './refer.js';
 import { CallAlreadyEndedError, LocalCall, TRANSFEROR_GRACE_MS, type Application, type ApplicationDirectory, type LocalCallDeps, type ServiceContext } from './local-call.js';
 
@@ -97,8 +98,7 @@ export class CallManager {
   private readonly localDialogs = new Map<string, LocalCall>();
   private readonly localByInviteTx = new WeakMap<ServerTransaction, LocalCall>();
   private readonly lastAcks = new WeakMap<Dialog, { ack: SipRequest; dest: Endpoint }>();
-  /** answered calls waiting in a park slot, by domain and slot */
-  private readonly parked = new Map<string, LocalCall>();
+  private readonly parked = new ParkSlots<LocalCall>();
   private accepting = true;
 
   constructor(private readonly deps: CallManagerDeps) {}
@@ -697,19 +697,8 @@ export class CallManager {
       record: (rec) => this.record(rec),
       onDialog: (c, dialog) => this.localDialogs.set(dialog.id, c),
       reachable: (targets) => this.reachable(domain, targets),
-      park: (c, slot) => {
-        const key = parkKey(c.domain, slot);
-        if (this.parked.has(key)) return false;
-        this.parked.set(key, c);
-        return true;
-      },
-      unpark: (parkDomain, slot, only) => {
-        const key = parkKey(parkDomain, slot);
-        const parked = this.parked.get(key);
-        if (!parked || (only && parked !== only)) return undefined;
-        this.parked.delete(key);
-        return parked;
-      },
+      park: (c, slot) => this.parked.park(c, slot),
+      unpark: (parkDomain, slot, only) => this.parked.unpark(parkDomain, slot, only),
       takeRinging: (picker, extensions) => this.takeRinging(picker, extensions, media, services),
       continueAs: (c, number, bypassServices) => this.continueAnswered(c, caller, number, services, bypassServices),
       forget: (c) => {
@@ -1210,10 +1199,6 @@ function reachEachOther(invite: SipRequest, bindings: readonly Binding[]): boole
   const callerAddress = invite.source?.address;
   if (!offer || !callerAddress || offer.streams.some((s) => s.port !== 0 && s.address !== callerAddress)) return false;
   return bindings.every((b) => uriToEndpoint(b.contactUri)?.address === b.sourceAddress);
-}
-
-function parkKey(domain: string, slot: string): string {
-  return `${domain}\u0000${slot}`;
 }
 
 function acceptsSdp(accept: string): boolean {
