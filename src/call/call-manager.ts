@@ -704,10 +704,9 @@ export class CallManager {
       forget: (c) => {
         this.localCalls.delete(c.id);
         // kept briefly so retransmitted BYEs and ACKs still find the call
-        const bridged = c.bridgedDialog;
+        const dialogs = c.dialogs();
         this.deps.clock.setTimer(32_000, () => {
-          if (c.dialog) this.localDialogs.delete(c.dialog.id);
-          if (bridged) this.localDialogs.delete(bridged.id);
+          for (const dialog of dialogs) if (this.localDialogs.get(dialog.id) === c) this.localDialogs.delete(dialog.id);
         });
       },
       ...unanswered,
@@ -739,7 +738,8 @@ export class CallManager {
       return;
     }
     const app = bypassServices ? (this.deps.extensions.find(call.domain, number) ? ringExtension(number) : undefined) :
-      this.deps.restriction?.(call.domain, caller.number, number) ??
+      // a transferred call goes where the transferring phone sent it: that phone's restrictions apply
+      this.deps.restriction?.(call.domain, call.referredBy ?? caller.number, number) ??
       this.deps.applications?.find(call.domain, number) ??
       this.deps.extensionService?.find(call.domain, number) ??
       (this.deps.extensions.find(call.domain, number) ? ringExtension(number) : undefined);

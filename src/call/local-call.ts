@@ -156,13 +156,14 @@ const IGNORE_RESPONSES: ClientTransactionUser = { onResponse() {}, onTimeout() {
  */
 export class LocalCall implements LocalCallHandle {
   readonly id = randomUUID();
-  readonly startedAt: number;
+  /** when the call (since its last transfer) began */
+  startedAt: number;
   answeredAt: number | null = null;
   dialog: Dialog | undefined;
   readonly ended: Promise<void>;
   private state: 'ringing' | 'dialling' | 'answering' | 'early' | 'answered' | 'ended' = 'ringing';
-  /** what the caller dialled: the call's record keeps it, wherever services routed the call since */
-  private readonly firstDialled: string;
+  /** what the caller dialled (or was last transferred to): the call's record keeps it, wherever services routed the call since */
+  private firstDialled: string;
   referredBy: string | undefined;
   /** settles the park() of a parked call */
   private parked: ((outcome: ParkOutcome) => void) | undefined;
@@ -480,9 +481,9 @@ export class LocalCall implements LocalCallHandle {
     return { status: 'answered', answeredBy: outcome.target };
   }
 
-  /** The phone's dialog of a dial from the answered call, while it lasts. */
-  get bridgedDialog(): Dialog | undefined {
-    return this.bridge?.dialog;
+  /** The dialogs of the call: the caller's, and those of the phones it was connected to. */
+  dialogs(): Dialog[] {
+    return [this.dialog, this.bridge?.dialog, this.transferor?.dialog].filter((d): d is Dialog => d !== undefined);
   }
 
   reject(status: number, reason?: string): void {
@@ -636,6 +637,11 @@ export class LocalCall implements LocalCallHandle {
     this.referredBy = this.bridgedTo;
     progress.finish(200);
     this.deps.clock.setTimer(TRANSFEROR_GRACE_MS, () => bridge.close());
+    // as for a transfer by the B2BUA: the call with the transferring phone ends, a new one begins
+    this.writeRecord(200, 'callee', null, true);
+    this.firstDialled = target.number;
+    this.startedAt = this.deps.clock.now();
+    this.answeredAt = this.startedAt;
     this.deps.continueAs(this, target.number, false);
   }
 
@@ -720,6 +726,12 @@ export class LocalCall implements LocalCallHandle {
     this.own?.release();
     this.awaitingAck?.reject(new CallAlreadyEndedError('the call ended'));
     this.awaitingAck = undefined;
+    this.writeRecord(finalStatus, hangupBy, endReason, wasAnswered);
+    this.deps.forget(this);
+    this.endNow();
+  }
+
+  private writeRecord(finalStatus: number, hangupBy: 'caller' | 'callee' | 'system', endReason: EndReason | null, wasAnswered: boolean): void {
     const now = this.deps.clock.now();
     this.deps.record({
       callId: this.invite.callId,
@@ -735,7 +747,5 @@ export class LocalCall implements LocalCallHandle {
       hangupBy,
       endReason,
     });
-    this.deps.forget(this);
-    this.endNow();
   }
 }

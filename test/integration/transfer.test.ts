@@ -2,7 +2,9 @@
 // whose audio the test sends and hears itself. A phone REFERs the party it talks to elsewhere; the
 // server moves that party onto its own media with a re-INVITE, tells the phone how it went in NOTIFYs
 // and releases it: blind to a number (the party hears ringback until the number answers), attended
-// (Replaces) to the party of the phone's other call. And the REFERs it must refuse.
+// (Replaces) to the party of the phone's other call. The phone a transferred party was put through to
+// can transfer it on: the party is already on the server's media, so it is only routed anew. And the
+// REFERs it must refuse.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +15,7 @@ import { RtpPeer } from '../support/rtp-peer.js';
 import { startSwitchboard, type Switchboard } from '../support/server.js';
 import { explainSipp, serverProblems, until } from '../support/sip-test-helpers.js';
 import { runSipp, sippInjection, sippScenario, startSipp, type SippHandle, type SippOptions, type SippResult, type SippUser } from '../support/sipp.js';
+import { LogMatch } from '../support/log-match.js';
 import { toneContent } from '../support/tone-measure.js';
 
 const HOST = '127.0.0.1';
@@ -30,7 +33,7 @@ const TONE_SECONDS = 1.5;
 const LOG_WAIT_MS = 10_000;
 /** how much of the server's SIP trace a failure shows */
 const TRACE_TAIL_CHARS = 20_000;
-const NUMBERS = ['201', '202', '203'];
+const NUMBERS = ['201', '202', '203', '204'];
 
 const user = (number: string): SippUser => ({ number, password: `Pw-${number}-Xfer7` });
 const scenario = (name: string) => sippScenario(`transfer/${name}`);
@@ -46,15 +49,6 @@ function toneFrameCount(samples: Int16Array, hz: number): number {
   return frames;
 }
 
-/** A pattern for SippHandle.waitForLog that keeps what it matched. */
-class LogMatch extends RegExp {
-  found: RegExpExecArray | null = null;
-
-  override test(text: string): boolean {
-    this.found = RegExp.prototype.exec.call(this, text);
-    return this.found !== null;
-  }
-}
 
 describe('Call transfer over SIP (Switchboard process, SIPp phones)', { timeout: 120_000 }, () => {
   let server: Switchboard;
@@ -117,13 +111,18 @@ describe('Call transfer over SIP (Switchboard process, SIPp phones)', { timeout:
 
   /** Waits for a line of a SIPp log; resolves with the match (its groups). */
   async function logged(name: string, handle: SippHandle, pattern: RegExp, waitMs = LOG_WAIT_MS): Promise<RegExpExecArray> {
-    const match = new LogMatch(pattern.source, pattern.flags.includes('m') ? pattern.flags : `${pattern.flags}m`);
+    const line = new RegExp(pattern.source, pattern.flags.includes('m') ? pattern.flags : `${pattern.flags}m`);
+    let found: RegExpExecArray | null = null;
+    const match = new LogMatch((log) => {
+      found = line.exec(log);
+      return found?.[0];
+    });
     try {
       await handle.waitForLog(match, waitMs);
     } catch (err) {
       throw new Error(`${name}: ${(err as Error).message}${serverProblems(server)}${await traceTail()}`, { cause: err });
     }
-    return match.found!;
+    return found!;
   }
 
   /** What a SIPp run left once it ended; fails unless all its calls succeeded. */
@@ -223,6 +222,58 @@ describe('Call transfer over SIP (Switchboard process, SIPp phones)', { timeout:
 
     await noCallsLeft();
     assert.deepEqual(await recordsSince(startedAt), ['201>202 answered', '201>203 answered'], 'the call from 201 to 202, and the transferred call, 201 to 203');
+  });
+
+  it('a transferred call is transferred again by the phone that took it', async () => {
+    const startedAt = new Date().toISOString();
+    const [rtp201, rtp202, rtp203, rtp204] = [await rtpPeer(), await rtpPeer(), await rtpPeer(), await rtpPeer()];
+    const phone204 = await phone('204', scenario('uas-transfer-target'), { rtp_port: String(rtp204.port), ring_ms: '2000', hold_ms: '4000' });
+    const phone203 = await phone('203', scenario('uas-target-transferor'), {
+      rtp_port: String(rtp203.port), transfer_to: '204', refer_after_ms: '3000',
+    });
+    const phone202 = await phone('202', scenario('uas-transferor'), {
+      rtp_port: String(rtp202.port), transfer_to: '203', attended: '0', refer_after_ms: '1000',
+    });
+    const caller = await sipp({
+      scenario: scenario('uac-transferee'),
+      injection: sippInjection([user('201')]),
+      keys: { callee: '202', rtp_port: String(rtp201.port), reinvite_delay_ms: '0', reinvite_status: '200' },
+    });
+
+    // the first transfer: 201 is moved onto the server's media and joined to 203
+    await logged('201', caller, /^answered \d+ /);
+    const moved = await logged('201', caller, /^reinvite (\d+)$/);
+    rtp201.sendTo(Number(moved[1]));
+    await logged('201', caller, /^reinvite answered 200$/);
+    rtp203.sendTo(Number((await logged('203', phone203, /^incoming (\d+) /))[1]));
+    await logged('203', phone203, /^answered$/);
+    await talkBothWays(rtp201, rtp203, '201 and 203 after the first transfer');
+
+    // the second: 203 REFERs in its own dialog with the server; 201 stays on the server's media
+    await logged('203', phone203, /^refer status 202$/);
+    const [referredAt, releasedAt] = [rtp201.samplesHeard, rtp203.samplesHeard];
+    await hearTone(rtp201, RINGBACK_HZ, referredAt, '201 hears ringback while 204 rings');
+    rtp204.sendTo(Number((await logged('204', phone204, /^incoming (\d+) /))[1]));
+    await logged('204', phone204, /^answered$/);
+    await talkBothWays(rtp201, rtp204, '201 and 204 after the second transfer');
+    assert.equal(toneFrameCount(rtp203.audio(releasedAt), FIRST_PARTY_HZ), 0, '203 no longer hears 201');
+
+    const first = await ended('phone 202', phone202);
+    assertNotified(first.log, '200 OK');
+    assert.match(first.log, /^released /m, 'the server hangs up on 202');
+    const second = await ended('phone 203', phone203);
+    assert.deepEqual(lines(second.log, /^refer status /), ['refer status 501', 'refer status 202'],
+      'the attended REFER is refused, the blind one accepted');
+    assertNotified(second.log, '200 OK');
+    assert.match(second.log, /^released$/m, 'the server hangs up on 203');
+    assert.match((await ended('phone 204', phone204)).log, /^hung up$/m, '204 hangs up');
+    const transferee = await ended('201', caller);
+    assert.equal(lines(transferee.log, /^reinvite \d+$/).length, 1, `one re-INVITE, for the first transfer only:\n${transferee.log}`);
+    assert.match(transferee.log, /^far end hung up$/m, '201 is hung up with 204');
+
+    await noCallsLeft();
+    assert.deepEqual(await recordsSince(startedAt), ['201>202 answered', '201>203 answered', '201>204 answered'],
+      'each transfer ends the call it was made on and starts a new one: 201 to 202, to 203, to 204');
   });
 
   it('attended: 202 talks to 201 and to 203, REFERs 201 with Replaces of its call to 203, and 201 and 203 talk', async () => {
