@@ -177,6 +177,25 @@ export class MwiService {
     for (const binding of this.deps.location.lookup(domain, mailbox)) this.notifyBinding(binding, domain, mailbox, body);
   }
 
+  /**
+   * A phone registered that was not before (started, or moved): with unsolicited MWI on and messages
+   * waiting, it hears so at once rather than at the next message. A mailbox with subscribers is left to
+   * them: the phone subscribes itself.
+   */
+  phoneRegistered(domain: string, mailbox: string, bindings: readonly Binding[]): void {
+    if (!this.accepting || !this.unsolicited || (this.byMailbox.get(mailboxKey(domain, mailbox))?.size ?? 0) > 0) return;
+    let counts;
+    try {
+      counts = this.deps.counts(domain, mailbox);
+    } catch (err) {
+      this.deps.logger.warn({ err: String(err), domain, mailbox }, 'could not read message counts; registered phone not notified');
+      return;
+    }
+    if (counts.newCount === 0) return;
+    const body = Buffer.from(formatMessageSummary(`sip:${mailbox}@${domain}`, counts));
+    for (const binding of bindings) this.notifyBinding(binding, domain, mailbox, body);
+  }
+
   /** Ends every subscription with a final NOTIFY and takes no new ones. */
   close(): void {
     this.accepting = false;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { RequestAuthenticator } from '../auth/request-authenticator.js';
 import { createResponse, newTag } from '../sip/builders.js';
 import type { SipRequest } from '../sip/message.js';
+import type { Binding } from '../store/types.js';
 import { unescapeUserPart } from '../sip/uri.js';
 import type { ServerTransaction } from '../transaction/layer.js';
 import type { DomainDirectory } from './domain-directory.js';
@@ -18,6 +19,8 @@ export class RegistrarService {
       policy: () => RegisterPolicy;
       now: () => number;
       logger: Logger;
+      /** a REGISTER added contacts that were not bound before (a phone started or moved) */
+      onNewBindings?: (domain: string, number: string, bindings: Binding[]) => void;
     },
   ) {}
 
@@ -40,6 +43,7 @@ export class RegistrarService {
       return;
     }
     const source = req.source ?? { transport: 'UDP', address: '', port: 0 };
+    const before = new Set(this.deps.location.lookup(domain, auth.extension.number).map((b) => b.contactUri));
     const outcome = processRegister(
       {
         domain,
@@ -61,6 +65,8 @@ export class RegistrarService {
       for (const c of outcome.contacts) res.add('Contact', c);
       res.add('Date', new Date(this.deps.now()).toUTCString());
       tx.respond(res);
+      const added = this.deps.onNewBindings ? this.deps.location.lookup(domain, auth.extension.number).filter((b) => !before.has(b.contactUri)) : [];
+      if (added.length > 0) this.deps.onNewBindings!(domain, auth.extension.number, added);
     } else if (outcome.status === 423) {
       const res = createResponse(req, 423, 'Interval Too Brief', toTag);
       res.add('Min-Expires', String(outcome.minExpires));

@@ -264,6 +264,7 @@ async function startOnStore(
     }),
     now: () => clock.now(),
     logger,
+    onNewBindings: (domain, number, bindings) => mwi.phoneRegistered(domain, number, bindings),
   });
   const mailboxes = opts.mailboxes ?? services.voicemail;
   const mwi = new MwiService({ stack, auth, domains, location, counts: (domain, mailbox) => mailboxes.counts(domain, mailbox), clock, logger });

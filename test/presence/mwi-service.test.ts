@@ -320,6 +320,33 @@ describe('MWI notifications on mailbox changes', () => {
     assert.equal(on.stack.sent.length, 0);
   });
 
+  it('tells a newly registered phone of new messages at once, unsolicited, and nothing when none are new', () => {
+    const h = setup();
+    const desk = binding('1001', 'sip:1001@192.0.2.10', { transport: 'UDP', address: '192.0.2.10', port: 5060 });
+    h.counts.set(`1001@${DOMAIN}`, { newCount: 2, savedCount: 1 });
+    h.mwi.phoneRegistered(DOMAIN, '1001', [desk]);
+    const { req, dest } = h.stack.takeOne();
+    assert.equal(req.uri, 'sip:1001@192.0.2.10');
+    assert.deepEqual(dest, { transport: 'UDP', address: '192.0.2.10', port: 5060 });
+    assert.equal(voiceCounts(req), '2/1 (0/0)');
+    h.counts.set(`1001@${DOMAIN}`, { newCount: 0, savedCount: 4 });
+    h.mwi.phoneRegistered(DOMAIN, '1001', [desk]);
+    assert.equal(h.stack.sent.length, 0, 'a phone that just started shows no waiting messages anyway');
+  });
+
+  it('leaves a newly registered phone to subscribe when the mailbox has subscribers, or unsolicited MWI is off', () => {
+    const h = setup();
+    h.counts.set(`1001@${DOMAIN}`, { newCount: 2, savedCount: 0 });
+    send(h, subscribe());
+    h.stack.take();
+    h.mwi.phoneRegistered(DOMAIN, '1001', [binding('1001', 'sip:1001@192.0.2.10', { transport: 'UDP', address: '192.0.2.10', port: 5060 })]);
+    assert.equal(h.stack.sent.length, 0);
+    const off = setup({ unsolicited: false });
+    off.counts.set(`1001@${DOMAIN}`, { newCount: 2, savedCount: 0 });
+    off.mwi.phoneRegistered(DOMAIN, '1001', [binding('1001', PHONE_CONTACT, PHONE)]);
+    assert.equal(off.stack.sent.length, 0);
+  });
+
   it('notifies only the subscription when the mailbox has one, not the registered contacts too', () => {
     const h = setup();
     h.location.update([], [binding('1001', 'sip:1001@192.0.2.10', { transport: 'UDP', address: '192.0.2.10', port: 5060 })]);

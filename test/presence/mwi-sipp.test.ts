@@ -12,6 +12,7 @@ import { sippInjection, startSipp, type SippResult } from '../support/sipp.js';
 const HOST = '127.0.0.1';
 const SUBSCRIBER = { number: '1001', password: 'Mwi-Pass-1001' };
 const NEVER_SUBSCRIBES = { number: '1002', password: 'Mwi-Pass-1002' };
+const STARTS_LATER = { number: '1003', password: 'Mwi-Pass-1003' };
 
 function scenario(name: string): string {
   return path.join(repoRoot, 'test', 'presence', `${name}.xml`);
@@ -46,7 +47,7 @@ describe('message waiting indication with SIPp phones', { timeout: 60_000 }, () 
   let target: string;
 
   before(async () => {
-    server = await startInProcess({ applications: new Map(), extensions: [SUBSCRIBER, NEVER_SUBSCRIBES], mailboxes });
+    server = await startInProcess({ applications: new Map(), extensions: [SUBSCRIBER, NEVER_SUBSCRIBES, STARTS_LATER], mailboxes });
     target = `${HOST}:${server.sipPort}`;
   });
 
@@ -92,6 +93,25 @@ describe('message waiting indication with SIPp phones', { timeout: 60_000 }, () 
       const result = await phone.done;
       assert.equal(result.code, 0, explain(result));
       assert.match(result.log, new RegExp(`unsolicited yes 1/4 \\(0/0\\) sip:${NEVER_SUBSCRIBES.number}@${HOST.replaceAll('.', '\\.')}`), result.log);
+    } finally {
+      await phone.kill();
+    }
+  });
+
+  it('tells a phone that registers while new messages wait at once, unsolicited', async () => {
+    mailboxes.set(HOST, STARTS_LATER.number, { newCount: 3, savedCount: 0 });
+    const phone = await startSipp({
+      scenario: scenario('uas-mwi-notify'),
+      register: true,
+      target,
+      injection: sippInjection([STARTS_LATER]),
+      keys: { expires: '60', wait_ms: '10000' },
+      timeoutMs: 20_000,
+    });
+    try {
+      const result = await phone.done;
+      assert.equal(result.code, 0, explain(result));
+      assert.match(result.log, new RegExp(`unsolicited yes 3/0 \\(0/0\\) sip:${STARTS_LATER.number}@${HOST.replaceAll('.', '\\.')}`), result.log);
     } finally {
       await phone.kill();
     }
