@@ -29,6 +29,8 @@ const LATER_RETRY_MS = 60 * 60_000;
 /** a far-off next attempt (set by hand in the database) is re-read at least this often */
 const MAX_SLEEP_MS = LATER_RETRY_MS;
 const BATCH_SIZE = 20;
+/** How long sent mail stays in the outbox (30 days). */
+export const SENT_MAIL_KEPT_MS = 30 * 24 * 3600 * 1000;
 const MISSING_ATTACHMENT_NOTE = '\n\n(The recording was removed before this mail could be sent.)';
 
 export class Mailer {
@@ -138,8 +140,11 @@ export class Mailer {
       );
       return;
     }
-    this.outbox.markSent(mail.id, this.clock.now());
+    const now = this.clock.now();
+    this.outbox.markSent(mail.id, now);
     this.log.info({ mailId: mail.id, recipient: mail.recipient, subject: mail.subject, messageId: info.messageId }, 'mail sent');
+    // sent mail is kept a while for checking what went out, not for ever
+    this.outbox.forgetSentBefore(now - SENT_MAIL_KEPT_MS);
   }
 
   private async compose(mail: QueuedMail): Promise<SendMailOptions> {

@@ -43,6 +43,8 @@ export interface MailOutbox {
   /** unsent mail whose next attempt is due, oldest first */
   due(now: number, limit: number): QueuedMail[];
   markSent(id: number, now: number): void;
+  /** deletes mail sent before `before`; how many */
+  forgetSentBefore(before: number): number;
   /** counts one more failed attempt */
   markFailed(id: number, error: string, nextAttemptAt: number): void;
   pendingCount(): number;
@@ -74,6 +76,7 @@ export class SqliteMailOutbox implements MailOutbox {
   private readonly byId: Statement<[number], MailRow>;
   private readonly dueRows: Statement<[number, number], MailRow>;
   private readonly setSent: Statement<[number, number]>;
+  private readonly deleteSent: Statement<[number]>;
   private readonly setFailed: Statement<[string, number, number]>;
   private readonly countPending: Statement<[], { n: number }>;
   private readonly earliestAttempt: Statement<[], { at: number | null }>;
@@ -91,6 +94,7 @@ export class SqliteMailOutbox implements MailOutbox {
       `SELECT ${COLUMNS} FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
     );
     this.setSent = db.prepare('UPDATE mail_outbox SET sent_at = ? WHERE id = ?');
+    this.deleteSent = db.prepare('DELETE FROM mail_outbox WHERE sent_at IS NOT NULL AND sent_at < ?');
     this.setFailed = db.prepare('UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?');
     this.countPending = db.prepare('SELECT COUNT(*) AS n FROM mail_outbox WHERE sent_at IS NULL');
     this.earliestAttempt = db.prepare('SELECT MIN(next_attempt_at) AS at FROM mail_outbox WHERE sent_at IS NULL');
@@ -117,6 +121,10 @@ export class SqliteMailOutbox implements MailOutbox {
 
   markSent(id: number, now: number): void {
     this.setSent.run(now, id);
+  }
+
+  forgetSentBefore(before: number): number {
+    return this.deleteSent.run(before).changes;
   }
 
   markFailed(id: number, error: string, nextAttemptAt: number): void {

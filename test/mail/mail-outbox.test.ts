@@ -65,6 +65,15 @@ describe('SqliteMailOutbox', () => {
     assert.equal(outbox.nextAttemptAt(), undefined);
   });
 
+  test('forgetting sent mail deletes only mail sent before the time given', () => {
+    const [old, recent, unsent] = [1, 2, 3].map((n) => outbox.enqueue(mail(n), n * 1000));
+    outbox.markSent(old!.id, 5000);
+    outbox.markSent(recent!.id, 9000);
+    assert.equal(outbox.forgetSentBefore(9000), 1);
+    assert.equal(outbox.get(old!.id), undefined);
+    assert.deepEqual(outbox.list().map((m) => m.id), [unsent!.id, recent!.id], 'recent sent mail and unsent mail stay');
+  });
+
   test('list is newest first, by state, limited', () => {
     const ids = [1, 2, 3, 4].map((n) => outbox.enqueue(mail(n), n * 1000).id);
     outbox.markSent(ids[1], 5000);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SqliteMailOutbox, type OutgoingMail } from '../../src/store/sqlite-mail-outbox.js';
-import { Mailer, type SmtpSettings } from '../../src/mail/mailer.js';
+import { Mailer, SENT_MAIL_KEPT_MS, type SmtpSettings } from '../../src/mail/mailer.js';
 import { encodeWav } from '../../src/media/wav.js';
 import type { TlsIdentity } from '../../src/transport/certificate.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -117,6 +117,20 @@ describe('delivery', () => {
     assert.equal(info.subject, 'New voicemail 1');
     assert.equal(info.messageId, mime.headers.get('message-id'));
     assert.equal(clock.pending(), 0, 'nothing left to retry');
+  });
+
+  test('sending a mail deletes mail sent more than 30 days before', async () => {
+    const old = outbox.enqueue(simpleMail(), START - SENT_MAIL_KEPT_MS - 2000);
+    outbox.markSent(old.id, START - SENT_MAIL_KEPT_MS - 1000);
+    const kept = outbox.enqueue(simpleMail(), START - SENT_MAIL_KEPT_MS);
+    outbox.markSent(kept.id, START - SENT_MAIL_KEPT_MS + 1000);
+    await startServer('tls');
+    const mailer = startMailer({ security: 'tls' });
+    const queued = mailer.queue(simpleMail());
+    await mailer.idle();
+    assert.equal(outbox.get(queued.id)!.sentAt, START);
+    assert.equal(outbox.get(old.id), undefined, 'sent 30 days and a second ago: gone');
+    assert.ok(outbox.get(kept.id), 'sent less than 30 days ago: kept');
   });
 
   test('implicit TLS', async () => {
