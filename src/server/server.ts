@@ -12,6 +12,7 @@ import { loadVariables, VARIABLES_FILE_NAME, type Variables } from '../config/va
 import { createLogger, RateLimitedLog, SipTrace, type Logger } from '../log/logger.js';
 import type { MailboxSource } from '../presence/mailbox-source.js';
 import { MwiService } from '../presence/mwi-service.js';
+import { sweepPendingRecordingsHourly } from '../services/host/pending-recordings.js';
 import { DomainDirectory } from '../registrar/domain-directory.js';
 import { LocationService } from '../registrar/location-service.js';
 import { RegistrarService } from '../registrar/registrar-service.js';
@@ -171,6 +172,7 @@ async function startOnStore(
   let calls: CallManager | undefined;
   const services = await startServiceEngine({ lines: () => calls, store, vars, dataDir, clock, logger });
   cleanups.push(() => services.close());
+  cleanups.push(sweepPendingRecordingsHourly(dataDir, clock, logger));
 
   const trace = vars.log.sip_trace
     ? new SipTrace(join(dataDir, 'log', 'sip-trace.log'), (err) => logger.error({ err: err.message }, 'SIP trace stopped: cannot write the trace file'))
