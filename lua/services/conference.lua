@@ -45,7 +45,7 @@ return function(call, args)
   end
   call:play("conf-joined")
   -- someone may have taken the last place while the prompt played
-  if not call:conference(room, { max_members = settings.maxMembers }) and call:is_up() then
+  if not call:conference(room, { max_members = settings.maxMembers, announce = settings.announceJoinLeave ~= false }) and call:is_up() then
     call:play({ "conf-full", "goodbye" })
     call:hangup()
   end

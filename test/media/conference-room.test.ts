@@ -235,6 +235,18 @@ describe('ConferenceRoom', () => {
     }
   });
 
+  it('announces nothing when its cues are off', () => {
+    const clock = new FakeClock();
+    const room = new ConferenceRoom('quiet', clock, { cues: false });
+    const endpoints = [new FakeEndpoint(16000), new FakeEndpoint(8000)];
+    endpoints.forEach((endpoint, i) => room.join(`p${i}`, endpoint));
+    run(clock, endpoints, CUE_FRAMES);
+    room.join('p2', new FakeEndpoint(16000));
+    room.leave('p2');
+    run(clock, endpoints, CUE_FRAMES);
+    for (const endpoint of endpoints) assert.equal(peak(endpoint.all()), 0, 'silent parties, no cues: nothing to hear');
+  });
+
   it("builds its cues from the tone plan's beep", () => {
     const clock = new FakeClock();
     const tonePlan: TonePlan = { ...TONE_PLANS.us, beep: { frequencies: [1500], cadence: [300], repeat: false } };

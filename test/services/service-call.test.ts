@@ -196,6 +196,7 @@ let clock: FakeClock;
 let endpoint: FakeEndpoint;
 let call: FakeCall;
 let room: FakeRoom;
+let roomOptions: ({ cues?: boolean } | undefined)[] = [];
 let service: ServiceCall;
 
 function context(): ServiceContext {
@@ -206,7 +207,10 @@ function context(): ServiceContext {
   };
   return {
     sounds,
-    conferences: { room: () => room },
+    conferences: { room: (_name: string, options?: { cues?: boolean }) => {
+      roomOptions.push(options);
+      return room;
+    } },
     tonePlan: () => PLAN,
     ringSeconds: () => RING_SECONDS,
     language: () => 'en',
@@ -486,9 +490,11 @@ describe('wait, tone, echo, conference', () => {
   });
 
   it('conference joins the room until the hang-up, and refuses a full room', async () => {
-    const joined = track(service.conference('500', 3));
+    roomOptions = [];
+    const joined = track(service.conference('500', 3, false));
     await settle();
     assert.deepEqual([room.joined, joined.done], [['call-1'], false]);
+    assert.deepEqual(roomOptions, [{ cues: false }], 'the room is asked for without cues');
     call.end();
     await settle();
     assert.deepEqual([joined.value, room.left], [true, ['call-1']]);
@@ -496,7 +502,7 @@ describe('wait, tone, echo, conference', () => {
     const other = new FakeCall(new FakeEndpoint());
     room = new FakeRoom(3);
     const full = new ServiceCall(other, context(), clock, (c, number) => c.route(number));
-    assert.equal(await full.conference('500', 3), false);
+    assert.equal(await full.conference('500', 3, true), false);
     assert.deepEqual(room.joined, []);
   });
 });

@@ -22,16 +22,17 @@ export class ConferenceBridge {
   ) {}
 
   /**
-   * The room called `name`, opened if there is none. Join it right away: once its last party has
-   * left, this room is closed and the name belongs to a new one.
+   * The room called `name`, opened (with `options`) if there is none. Join it right away: once its last
+   * party has left, this room is closed and the name belongs to a new one.
    */
-  room(name: string): ConferenceRoom {
+  room(name: string, options: Pick<ConferenceRoomOptions, 'cues'> = {}): ConferenceRoom {
     if (this.isClosed) throw new Error('the conference bridge is closed');
     const existing = this.get(name);
     if (existing !== undefined) return existing;
     const room: ConferenceRoom = new ConferenceRoom(name, this.clock, {
       maxParties: this.options.maxParties,
       tonePlan: this.options.tonePlan,
+      cues: options.cues,
       onEmpty: () => this.retire(room),
     });
     this.rooms.set(name, room);

@@ -23,6 +23,8 @@ export interface ConferenceRoomOptions {
   tonePlan?: TonePlan;
   /** The last party has left. close() does not call it: whoever closes the room knows already. */
   onEmpty?: () => void;
+  /** Whether joins and leaves are announced with the cues; true unless set. */
+  cues?: boolean;
 }
 
 const FRAME_MS = 20;
@@ -54,6 +56,7 @@ export class ConferenceRoom {
   private readonly maxParties: number;
   private readonly cues: Cues;
   private readonly onEmpty: (() => void) | undefined;
+  private readonly announces: boolean;
   // Cues enter the mix as one more participant, so everyone hears them through their own limiter
   // and 8 kHz parties get them resampled like any voice.
   private cuePlayer: MixerParticipant;
@@ -73,6 +76,7 @@ export class ConferenceRoom {
     this.maxParties = maxParties;
     this.cues = cuesFor((options.tonePlan ?? TONE_PLANS.us).beep);
     this.onEmpty = options.onEmpty;
+    this.announces = options.cues ?? true;
     this.pacer = new FramePacer(clock, FRAME_MS, this.mixAndSend);
     this.cuePlayer = this.mixer.addParticipant(CUE_ID, MIX_RATE);
   }
@@ -155,6 +159,7 @@ export class ConferenceRoom {
 
   /** A cue replaces one still playing: the room announces only its latest change. */
   private playCue(cue: readonly Int16Array[]): void {
+    if (!this.announces) return;
     this.cue = cue;
     this.cueFrame = 0;
   }

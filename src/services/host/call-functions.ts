@@ -108,6 +108,9 @@ export function callFunctions(lookup: ServiceCallLookup): Map<string, HostFuncti
     method('pickup', async (call, args) => call.pickUp(args.names(0, 'extension number'))),
     method('referred_by', (call) => call.referredBy ?? null),
     method('conference_size', (call, args) => call.conferenceSize(args.string(0, 'room'))),
-    method('conference', async (call, args) => call.conference(args.string(0, 'room'), args.options(1).number('max_members', 20, 2, MAX_CONFERENCE_MEMBERS))),
+    method('conference', async (call, args) => {
+      const o = args.options(1);
+      return call.conference(args.string(0, 'room'), o.number('max_members', 20, 2, MAX_CONFERENCE_MEMBERS), o.boolean('announce', true));
+    }),
   ]);
 }

@@ -265,11 +265,11 @@ export class ServiceCall {
 
   /**
    * Joins conference room `room` until the caller hangs up; false at once when the room already has
-   * `maxMembers` parties.
+   * `maxMembers` parties. `announce`: whether a room opened now plays the join and leave cues.
    */
-  async conference(room: string, maxMembers: number): Promise<boolean> {
+  async conference(room: string, maxMembers: number, announce: boolean): Promise<boolean> {
     const endpoint = await this.media();
-    const conference = this.services.conferences.room(this.roomName(room));
+    const conference = this.services.conferences.room(this.roomName(room), { cues: announce });
     if (conference.size >= maxMembers || !conference.join(this.call.id, endpoint)) return false;
     try {
       await this.call.ended;
