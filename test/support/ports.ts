@@ -2,7 +2,31 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 
 const HOST = '127.0.0.1';
-const MAX_ATTEMPTS = 50;
+/** ports tried before giving up: taken ones cost a failed bind each, which is cheap */
+const MAX_ATTEMPTS = 500;
+
+// Ports are handed out from 10000-19999: below the kernel's ephemeral range (32768 up), from which it
+// picks a port for every socket bound to port 0 (RTP peers, client connections), and below the server's
+// default RTP range (20000 up). A port the kernel picked for our probe could be handed to another
+// socket before the program we start binds it (seen: SIPp failing to bind its RTP port); one from this
+// range is only taken by whom we give it.
+const RANGE_START = 10_000;
+const RANGE_SIZE = 10_000;
+// each test process starts at its own place in the range, so parallel test files seldom probe alike
+let cursor = (process.pid * 7919) % RANGE_SIZE;
+
+/** One search at a time in this process: two walking the range side by side would break each other's blocks. */
+let searching: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(search: () => Promise<T>): Promise<T> {
+  const result = searching.then(search, search);
+  searching = result.catch(() => undefined);
+  return result;
+}
+
+function nextCandidate(): number {
+  cursor = (cursor + 1) % RANGE_SIZE;
+  return RANGE_START + cursor;
+}
 
 /** A socket held open so that the port it occupies cannot be handed out twice. */
 interface Reservation {
@@ -55,11 +79,15 @@ async function releaseAll(reservations: Reservation[]): Promise<void> {
 }
 
 /** `n` distinct ports, each free for both UDP and TCP on 127.0.0.1 (SIP listens on both). */
-export async function freePorts(n: number): Promise<number[]> {
+export function freePorts(n: number): Promise<number[]> {
+  return oneAtATime(() => searchFreePorts(n));
+}
+
+async function searchFreePorts(n: number): Promise<number[]> {
   const held: Reservation[] = [];
   try {
     for (let attempt = 0; held.length < n && attempt < MAX_ATTEMPTS * n; attempt++) {
-      const reservation = await reserve(0);
+      const reservation = await reserve(nextCandidate());
       if (reservation) held.push(reservation);
     }
     if (held.length < n) throw new Error(`could not find ${n} free UDP+TCP ports on ${HOST}`);
@@ -78,18 +106,26 @@ export async function freePort(): Promise<number> {
  * The first of `n` consecutive ports free for UDP and TCP: some programs bind neighbours of the
  * port they are given (baresip puts SIP over TLS on its SIP port + 1).
  */
-export async function freeConsecutivePorts(n: number): Promise<number> {
+export function freeConsecutivePorts(n: number): Promise<number> {
+  return oneAtATime(() => searchConsecutivePorts(n));
+}
+
+async function searchConsecutivePorts(n: number): Promise<number> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const first = await reserve(0);
+    const first = await reserve(nextCandidate());
     if (!first) continue;
     const held: Reservation[] = [first];
     try {
-      for (let offset = 1; offset < n && first.port + offset <= 65535; offset++) {
+      for (let offset = 1; offset < n && first.port + offset < RANGE_START + RANGE_SIZE; offset++) {
         const next = await reserve(first.port + offset);
         if (!next) break;
         held.push(next);
       }
-      if (held.length === n) return first.port;
+      if (held.length === n) {
+        // the next search starts after this block
+        cursor = (first.port - RANGE_START + n - 1) % RANGE_SIZE;
+        return first.port;
+      }
     } finally {
       await releaseAll(held);
     }
