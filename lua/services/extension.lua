@@ -3,14 +3,15 @@
 -- or the feature codes *90*..*93*, *78/*79): forwarding unconditional, on busy, on no answer and when no
 -- phone is registered, do not disturb, call waiting, ring time, and voicemail when nothing else applies.
 -- If this script fails before the call is answered, the extension's phones ring as they are.
--- args.extension: the extension (the number dialled).
+-- args.extension: the extension (the number dialled); args.settings: its call settings, read as the call
+-- came in (what extension.settings returns; the server hands them along to save the script asking).
 
 -- the voicemail deposit prefix (default-service-numbers: *96*<mailbox>)
 local VOICEMAIL = "*96*"
 
 return function(call, args)
   local number = args.extension or call.dialled
-  local settings = extension.settings(number)
+  local settings = args.settings or extension.settings(number)
   if not settings then
     call:reject(404, "Not Found")
     return

@@ -25,11 +25,16 @@ export interface ServiceNumberLookup {
   find(domain: string, number: string): ServiceNumber | undefined;
 }
 
+/** An extension's call settings as `extension.settings` returns them; null when there is no such extension. */
+export type ExtensionSettingsReader = (domain: string, number: string) => HostValue;
+
 /** What runs the scripts: the supervisor of the services' VMs. */
 export interface ServiceRunner {
   /** whether `service` can take calls now */
   isRunning(service: string): boolean;
   run(service: string, call: CallInfo, args: HostValue): Promise<ServiceOutcome>;
+  /** the caller hung up: the script may go on, but what it does about the call is no longer urgent */
+  callEnded?(callId: string): void;
   /** the host is done with the call: the script is dropped if it still runs */
   end(callId: string): void;
 }
@@ -40,6 +45,9 @@ const RESTRICTED_SERVICE = 'call-restricted';
 /** How long a script may go on after its call ended (saving a message, say) before it is dropped. */
 const AFTER_HANGUP_GRACE_MS = 30_000;
 
+/** call:route hands an unanswered call to the routing of another number. */
+const routeOn = (call: LocalCallHandle, number: string): void => call.route(number);
+
 export class LuaServices implements ApplicationDirectory {
   private readonly active = new Map<string, ServiceCall>();
 
@@ -48,6 +56,8 @@ export class LuaServices implements ApplicationDirectory {
     private readonly runner: ServiceRunner,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** hands the extension service its extension's settings with the call (args.settings) */
+    private readonly extensionSettings?: ExtensionSettingsReader,
   ) {}
 
   /** The ServiceCall behind a call id, for the host functions. */
@@ -74,8 +84,13 @@ export class LuaServices implements ApplicationDirectory {
   readonly extensions: ApplicationDirectory = {
     find: (_domain, number) => {
       if (!this.runner.isRunning(EXTENSION_SERVICE)) return undefined;
-      const entry: ServiceNumber = { service: EXTENSION_SERVICE, args: { extension: number }, fallback: number, fallbackDirect: true };
-      return (call, services) => this.runService(entry, call, services);
+      return (call, services) => {
+        // read as the call starts: asking for them is what the script does first, a round trip to its worker
+        const args: HostValue = this.extensionSettings === undefined
+          ? { extension: number }
+          : { extension: number, settings: this.extensionSettings(call.domain, number) };
+        return this.runService({ service: EXTENSION_SERVICE, args, fallback: number, fallbackDirect: true }, call, services);
+      };
     },
   };
 
@@ -90,23 +105,26 @@ export class LuaServices implements ApplicationDirectory {
   }
 
   private async runService(entry: ServiceNumber, call: LocalCallHandle, services: ServiceContext): Promise<void> {
-    const session = new ServiceCall(call, services, this.clock, (c, number) => c.route(number));
+    const session = new ServiceCall(call, services, this.clock, routeOn);
     // one id per service run: an answered call routed on runs a second service while the first ends
     const runId = randomUUID();
     this.active.set(runId, session);
     let finished = false;
     let grace: ReturnType<Clock['setTimer']> | undefined;
     void call.ended.then(() => {
-      if (!finished) grace = this.clock.setTimer(AFTER_HANGUP_GRACE_MS, () => this.runner.end(runId));
+      if (finished) return;
+      this.runner.callEnded?.(runId);
+      grace = this.clock.setTimer(AFTER_HANGUP_GRACE_MS, () => this.runner.end(runId));
     });
     const info: CallInfo = { id: runId, domain: call.domain, caller: call.caller, callerName: call.callerName, dialled: call.dialled };
     try {
-      // the supervisor never rejects; anything else that throws on the way is a failure of this service all the same
-      const outcome: ServiceOutcome = await this.runner.run(entry.service, info, entry.args).catch((err: unknown) => ({
-        ok: false as const,
-        kind: 'error' as const,
-        error: err instanceof Error ? err.message : String(err),
-      }));
+      let outcome: ServiceOutcome;
+      try {
+        outcome = await this.runner.run(entry.service, info, entry.args);
+      } catch (err) {
+        // the supervisor never rejects; anything else that throws on the way is a failure of this service all the same
+        outcome = { ok: false, kind: 'error', error: err instanceof Error ? err.message : String(err) };
+      }
       if (!outcome.ok) this.onFailure(entry, session, outcome);
     } finally {
       finished = true;

@@ -17,7 +17,7 @@ import { ServiceCatalog } from './engine/service-catalog.js';
 import type { ServiceStatus } from './engine/service-status.js';
 import { ServiceSupervisor } from './engine/service-supervisor.js';
 import { callFunctions } from './host/call-functions.js';
-import { pbxFunctions } from './host/pbx-functions.js';
+import { extensionSettings, pbxFunctions } from './host/pbx-functions.js';
 import { LuaServices } from './lua-services.js';
 
 /** What the services learn of the calls in progress; set once the call layer exists. */
@@ -90,7 +90,8 @@ export async function startServiceEngine(deps: ServiceEngineDeps): Promise<Servi
     await mailer.close();
     throw err;
   }
-  services = new LuaServices(serviceNumbersWithDefaults(store.serviceNumbers), supervisor, clock, logger);
+  services = new LuaServices(serviceNumbersWithDefaults(store.serviceNumbers), supervisor, clock, logger, (domain, number) =>
+    extensionSettings(store, domain, number));
   return {
     directory: services,
     extensions: { find: (domain, number) => (vars.services.extension_service ? services!.extensions.find(domain, number) : undefined) },

@@ -10,7 +10,7 @@ import type { MediaEndpoint } from '../../src/media/endpoint/media-endpoint.js';
 import { DEFAULT_SERVICE_NUMBERS, serviceNumbersWithDefaults } from '../../src/services/default-service-numbers.js';
 import type { CallInfo, HostValue } from '../../src/services/engine/protocol.js';
 import type { ServiceOutcome } from '../../src/services/engine/service-status.js';
-import { LuaServices, type ServiceNumber, type ServiceNumberLookup, type ServiceRunner } from '../../src/services/lua-services.js';
+import { LuaServices, type ExtensionSettingsReader, type ServiceNumber, type ServiceNumberLookup, type ServiceRunner } from '../../src/services/lua-services.js';
 import { openTempStore, type TempStore } from '../store/temp-store.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -105,6 +105,7 @@ class FakeRunner implements ServiceRunner {
   readonly running = new Set<string>();
   readonly runs: Run[] = [];
   readonly ends: string[] = [];
+  readonly hungUp: string[] = [];
 
   isRunning(service: string): boolean {
     return this.running.has(service);
@@ -112,6 +113,10 @@ class FakeRunner implements ServiceRunner {
 
   run(service: string, call: CallInfo, args: HostValue): Promise<ServiceOutcome> {
     return new Promise((finish) => this.runs.push({ service, call, args, finish }));
+  }
+
+  callEnded(callId: string): void {
+    this.hungUp.push(callId);
   }
 
   end(callId: string): void {
@@ -142,8 +147,8 @@ beforeEach(() => {
   runner = new FakeRunner();
 });
 
-function services(numbers: ServiceNumberLookup): LuaServices {
-  return new LuaServices(numbers, runner, clock, pino({ level: 'silent' }));
+function services(numbers: ServiceNumberLookup, extensionSettings?: ExtensionSettingsReader): LuaServices {
+  return new LuaServices(numbers, runner, clock, pino({ level: 'silent' }), extensionSettings);
 }
 
 /** Lets the service's promise chain run. */
@@ -342,6 +347,7 @@ describe('the host\'s ServiceCall and the grace after the hang-up', () => {
     const { call } = await start(lua.find('example.com', '*5'), '*5');
     call.end();
     await settle();
+    assert.deepEqual(runner.hungUp, [runner.sole().call.id], 'the runner knows the caller is gone');
     clock.advance(GRACE_MS - 1);
     assert.deepEqual(runner.ends, []);
     clock.advance(1);
@@ -364,6 +370,7 @@ describe('the host\'s ServiceCall and the grace after the hang-up', () => {
     await second.done;
     clock.advance(GRACE_MS);
     assert.deepEqual(runner.ends, []);
+    assert.deepEqual(runner.hungUp, [runner.runs[1]!.call.id], 'only a call that ended while its script ran');
   });
 });
 
@@ -376,6 +383,24 @@ describe('the extension service', () => {
     const run = runner.sole();
     assert.equal(run.service, 'extension');
     assert.deepEqual(run.args, { extension: '200' });
+  });
+
+  it('hands the script the extension\'s settings, read as the call starts', async () => {
+    runner.running.add('extension');
+    const reads: string[] = [];
+    const lua = services(lookupOf({}), (domain, number) => {
+      reads.push(`${number}@${domain}`);
+      return number === '200' ? { number, dnd: true } : null;
+    });
+    const app = lua.extensions.find('example.com', '200');
+    assert.deepEqual(reads, [], 'not read before the call runs');
+    await start(app, '200');
+    await start(lua.extensions.find('example.com', '299'), '299');
+    assert.deepEqual(reads, ['200@example.com', '299@example.com']);
+    assert.deepEqual(runner.runs.map((r) => r.args), [
+      { extension: '200', settings: { number: '200', dnd: true } },
+      { extension: '299', settings: null },
+    ]);
   });
 
   it('failing before the answer, it lets the extension\'s phones ring directly', async () => {

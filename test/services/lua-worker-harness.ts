@@ -1,6 +1,7 @@
 // A real Lua worker thread driven message by message, for the lua-*.test.ts files.
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import { eachPosted, type Posted } from '../../src/services/engine/outbox.js';
 import type { CallInfo, FromWorker, HostValue, ToWorker, VmLimits } from '../../src/services/engine/protocol.js';
 
 export const CHUNK = 'lua/services/test.lua';
@@ -33,15 +34,20 @@ export class LuaWorkerHarness {
   /** what the thread wrote to stdout and stderr */
   stdout = '';
   stderr = '';
+  /** the messages that crossed together in one postMessage (outbox.ts), as they came */
+  readonly batches: FromWorker[][] = [];
   private readonly queue: FromWorker[] = [];
   private waiting: ((message: FromWorker) => void) | undefined;
 
   constructor() {
-    this.worker.on('message', (message: FromWorker) => {
-      const waiting = this.waiting;
-      this.waiting = undefined;
-      if (waiting !== undefined) waiting(message);
-      else this.queue.push(message);
+    this.worker.on('message', (posted: Posted<FromWorker>) => {
+      if (Array.isArray(posted)) this.batches.push(posted);
+      eachPosted(posted, (message) => {
+        const waiting = this.waiting;
+        this.waiting = undefined;
+        if (waiting !== undefined) waiting(message);
+        else this.queue.push(message);
+      });
     });
     this.worker.stdout.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
     this.worker.stderr.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
@@ -105,12 +111,14 @@ export class LuaWorkerHarness {
     this.send({ type: 'start', call: callInfo(id), args });
   }
 
-  answer(request: Request, answer: Answer): void {
+  /** `callEnded`: the reply says the caller has hung up, as the host does then. */
+  answer(request: Request, answer: Answer, callEnded = false): void {
     const failed = answer !== null && typeof answer === 'object' && !Array.isArray(answer) && typeof answer.error === 'string' && Object.keys(answer).length === 1;
+    const { callId, requestId } = request;
     this.send(
       failed
-        ? { type: 'reply', callId: request.callId, requestId: request.requestId, ok: false, error: answer.error as string }
-        : { type: 'reply', callId: request.callId, requestId: request.requestId, ok: true, value: answer },
+        ? { type: 'reply', callId, requestId, callEnded, ok: false, error: answer.error as string }
+        : { type: 'reply', callId, requestId, callEnded, ok: true, value: answer },
     );
   }
 

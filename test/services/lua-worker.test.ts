@@ -2,6 +2,7 @@
 // values both ways, completion and failure, drop and ping.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ToWorker } from '../../src/services/engine/protocol.js';
 import { CHUNK, LuaWorkerHarness } from './lua-worker-harness.js';
 
 const OUTSIDE = "host functions can only be called from the call's own code, not inside a coroutine you created";
@@ -285,6 +286,38 @@ test('drop forgets a waiting call: its late reply is ignored, other calls go on'
   harness.send({ type: 'reply', callId: 'never-started', requestId: 99, ok: true, value: 1 });
   await harness.ping(1);
   assert.equal(await harness.result('counter', 'count'), 0, 'the dropped call was never resumed');
+});
+
+test('after a reply saying the caller hung up, what the call sends waits and crosses with the next message', async (t) => {
+  const harness = await LuaWorkerHarness.loaded(`
+    return function(call, args)
+      local digits = call:answer()
+      if args == 'more' then call:play(digits) end
+      return digits
+    end`);
+  t.after(() => harness.close());
+  harness.start('live');
+  harness.answer(await harness.nextRequest('live'), 'x');
+  assert.deepEqual(await harness.next(), { type: 'finished', callId: 'live', result: 'x' });
+  assert.equal(harness.batches.length, 0, 'messages of live calls cross alone');
+
+  harness.start('gone');
+  const question = await harness.nextRequest('gone');
+  // in one postMessage, as the host's outbox sends them: the reply cannot have waited alone
+  harness.worker.postMessage([
+    { type: 'reply', callId: 'gone', requestId: question.requestId, callEnded: true, ok: true, value: '42' },
+    { type: 'ping', seq: 1 },
+  ] satisfies ToWorker[]);
+  assert.deepEqual(await harness.next(), { type: 'finished', callId: 'gone', result: '42' });
+  assert.equal((await harness.next()).type, 'pong');
+  assert.deepEqual(harness.batches.map((batch) => batch.map((m) => m.type)), [['finished', 'pong']], 'the end crossed with the pong');
+
+  harness.start('more', 'more');
+  harness.answer(await harness.nextRequest('more'), '7', true);
+  const hungUpAt = performance.now();
+  const request = await harness.nextRequest('more');
+  assert.deepEqual(request.args, ['7']);
+  assert.ok(performance.now() - hungUpAt >= 10, 'with nothing else to cross, the request crossed after a few ms');
 });
 
 test('a reply to a request the call is not waiting for is ignored', async (t) => {

@@ -2,6 +2,7 @@
 // reloads, replies, memory) is tested deterministically. Its "script" is JSON; each call's args say
 // what the call does.
 import { parentPort } from 'node:worker_threads';
+import { eachPosted, type Posted } from '../../src/services/engine/outbox.js';
 import type { FromWorker, HostValue, ToWorker } from '../../src/services/engine/protocol.js';
 
 export interface FakeScript {
@@ -12,7 +13,7 @@ export interface FakeScript {
 export type FakeAction =
   | { do: 'finish'; result: HostValue }
   | { do: 'whoami' }
-  /** calls a host function and finishes with { value } or { error } */
+  /** calls a host function and finishes with { value } or { error }, and callEnded: true when the reply said so */
   | { do: 'host'; name: string; args: HostValue[] }
   | { do: 'fail'; kind: 'error' | 'timeout' | 'memory'; error: string }
   | { do: 'wait' }
@@ -32,7 +33,9 @@ let held = 0;
 const received: string[] = [];
 const waitingForReply = new Map<string, number>();
 
-port?.on('message', (message: ToWorker) => {
+port?.on('message', (posted: Posted<ToWorker>) => eachPosted(posted, receive));
+
+function receive(message: ToWorker): void {
   if (message.type !== 'ping') received.push(message.type === 'load' ? 'load' : `${message.type}:${'call' in message ? message.call.id : message.callId}`);
   switch (message.type) {
     case 'load':
@@ -52,14 +55,15 @@ port?.on('message', (message: ToWorker) => {
     case 'reply': {
       if (waitingForReply.get(message.callId) !== message.requestId) return;
       waitingForReply.delete(message.callId);
-      const result: HostValue = message.ok ? { value: message.value } : { error: message.error };
+      const result: { [key: string]: HostValue } = message.ok ? { value: message.value } : { error: message.error };
+      if (message.callEnded === true) result.callEnded = true;
       post({ type: 'finished', callId: message.callId, result });
       return;
     }
     case 'start':
       act(message.call.id, message.args as FakeAction);
   }
-});
+}
 
 let requestIds = 0;
 

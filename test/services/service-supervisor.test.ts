@@ -200,6 +200,42 @@ test('end() drops the call in its worker and the run resolves as dropped; a late
   assert.deepEqual(received, { ok: true, result: ['load', 'start:c1', 'start:c2', 'drop:c1', 'drop:c2', 'start:c3'] });
 });
 
+test('once the caller hung up, a host reply waits to cross with the next message, or for a few ms', async (t) => {
+  const clock = new FakeClock(0);
+  const first = deferred<HostValue>();
+  const second = deferred<HostValue>();
+  const answers = [first, second];
+  const { supervisor } = await fixture(t, { clock, host: { 'call.collect': () => answers.shift()!.promise } });
+  const ask = (id: string) => supervisor.run('a', callInfo(id), act({ do: 'host', name: 'call.collect', args: [] }));
+
+  const live = ask('c1');
+  await tick(30);
+  first.resolve('1234');
+  assert.deepEqual(await live, { ok: true, result: { value: '1234' } }, 'a live call\'s reply crosses at once');
+
+  const hungUp = ask('c2');
+  await tick(30);
+  supervisor.callEnded('c2');
+  supervisor.callEnded('never-started');
+  second.resolve('#');
+  assert.equal(await settled(hungUp), false, 'the reply waits');
+  assert.deepEqual(await supervisor.run('a', callInfo('c3'), act({ do: 'finish', result: 3 })), { ok: true, result: 3 });
+  assert.deepEqual(await hungUp, { ok: true, result: { value: '#', callEnded: true } }, 'it crossed with the next start');
+});
+
+test('a waiting reply crosses on its own within the delay', async (t) => {
+  const clock = new FakeClock(0);
+  const answer = deferred<HostValue>();
+  const { supervisor } = await fixture(t, { clock, host: { 'call.collect': () => answer.promise } });
+  const hungUp = supervisor.run('a', callInfo('c1'), act({ do: 'host', name: 'call.collect', args: [] }));
+  await tick(30);
+  supervisor.callEnded('c1');
+  answer.resolve('#');
+  assert.equal(await settled(hungUp), false);
+  clock.advance(20);
+  assert.deepEqual(await hungUp, { ok: true, result: { value: '#', callEnded: true } });
+});
+
 test('a call id already running a service is refused, not mixed up', async (t) => {
   const { supervisor } = await fixture(t);
   const first = supervisor.run('a', callInfo('c1'), act({ do: 'wait' }));

@@ -39,9 +39,34 @@ export const ivrMenuOf = (store: Store, domain: string, name: string) => itemOf<
 export const conferenceRoomOf = (store: Store, domain: string, number: string) => itemOf<ConferenceRoom>(store, conferenceRooms, domain, number);
 export const pickupGroupOf = (store: Store, domain: string, name: string) => itemOf<PickupGroup>(store, pickupGroups, domain, name);
 
-/** Every extension has call settings: the stored ones, or the defaults. */
+/**
+ * Call settings with the defaults filled in, by the stored document's JSON. Every call to an extension
+ * reads its settings, and filling the defaults walks the whole schema; keyed by content, an entry can
+ * never be stale, whoever writes the settings (API, feature codes, scripts).
+ */
+const filledSettings = new Map<string, Readonly<Record<string, unknown>>>();
+/** Most extensions share a handful of settings (the defaults above all): past this, start afresh. */
+const MAX_FILLED_SETTINGS = 1024;
+
+/** Every extension has call settings: the stored ones, or the defaults. The nested parts are shared, and frozen. */
 export function callSettingsOf(store: Store, domain: string, number: string): CallSettings {
-  return complete<CallSettings & { number: string }>(callSettings, number, getItem(store, domain, callSettings.kind, number) ?? {});
+  const body = getItem(store, domain, callSettings.kind, number) ?? {};
+  const json = JSON.stringify(body);
+  let filled = filledSettings.get(json);
+  if (filled === undefined) {
+    filled = deepFreeze(withDefaults(callSettings, body));
+    if (filledSettings.size >= MAX_FILLED_SETTINGS) filledSettings.clear();
+    filledSettings.set(json, filled);
+  }
+  return { [callSettings.key]: number, ...filled } as CallSettings;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const field of Object.values(value)) deepFreeze(field);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /**

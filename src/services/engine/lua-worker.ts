@@ -12,20 +12,35 @@
 // exits with a non-zero code and the supervisor starts a new one.
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { LuaFactory } from 'wasmoon';
-import { LuaVm } from './lua-vm.js';
+import { systemClock } from '../../transaction/clock.js';
+import { loadLuaWasm } from './lua/lua-api.js';
+import { LuaVm, type CallMessage } from './lua-vm.js';
+import { eachPosted, Outbox, type Posted } from './outbox.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 const EXIT_VM_BROKEN = 70;
+/** How long a message about a call whose caller hung up may wait for company (outbox.ts). */
+const LATER_MAX_MS = 20;
 
 const port = parentPort;
 if (port === null) throw new Error('lua-worker.js runs as a worker thread');
 
 const prelude = readFileSync(new URL('../../../../lua/prelude.lua', import.meta.url), 'utf8');
 // compiling the WebAssembly is the slow part of starting: it overlaps the main thread reading the script
-const wasm = await new LuaFactory().getLuaModule();
+const wasm = await loadLuaWasm();
 
-const send = (message: FromWorker): void => port.postMessage(message);
+const outbox = new Outbox<FromWorker>((posted) => port.postMessage(posted), systemClock, LATER_MAX_MS);
+const send = (message: FromWorker): void => outbox.send(message);
+/** Calls whose caller has hung up, as the host said in a reply: what their scripts send may wait. */
+const endedCalls = new Set<string>();
+const sendForCall = (message: CallMessage): void => {
+  if (!endedCalls.has(message.callId)) {
+    outbox.send(message);
+    return;
+  }
+  if (message.type !== 'request') endedCalls.delete(message.callId);
+  outbox.sendLater(message);
+};
 let vm: LuaVm | undefined;
 
 function handle(message: ToWorker): void {
@@ -36,7 +51,7 @@ function handle(message: ToWorker): void {
         return;
       }
       const script = { chunkName: message.chunkName, source: message.source, limits: message.limits, hostNames: message.host.map((h) => h.name) };
-      const outcome = LuaVm.load(wasm, prelude, script, send);
+      const outcome = LuaVm.load(wasm, prelude, script, sendForCall);
       if (outcome.ok) {
         vm = outcome.vm;
         send({ type: 'loaded' });
@@ -50,9 +65,11 @@ function handle(message: ToWorker): void {
       else vm.start(message.call, message.args);
       return;
     case 'reply':
+      if (message.callEnded === true) endedCalls.add(message.callId);
       vm?.reply(message.callId, message.requestId, message.ok ? { ok: true, value: message.value } : { ok: false, error: message.error });
       return;
     case 'drop':
+      endedCalls.delete(message.callId);
       vm?.drop(message.callId);
       return;
     case 'ping':
@@ -61,9 +78,9 @@ function handle(message: ToWorker): void {
   }
 }
 
-port.on('message', (message: ToWorker) => {
+port.on('message', (posted: Posted<ToWorker>) => {
   try {
-    handle(message);
+    eachPosted(posted, handle);
   } catch (err) {
     process.stderr.write(`lua worker: the VM is unusable: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(EXIT_VM_BROKEN);

@@ -1,6 +1,6 @@
-// Messages between the main thread and a service's worker thread. Each Lua service runs in a worker of
-// its own (one Lua VM, one coroutine per call) so that whatever a script does, terminating that worker
-// contains it: see docs/decisions/0007-lua-service-engine.md.
+// Messages between the main thread and a service's worker thread; one postMessage may carry several
+// (outbox.ts). Each Lua service runs in a worker of its own (one Lua VM, one coroutine per call) so that
+// whatever a script does, terminating that worker contains it: see docs/decisions/0007-lua-service-engine.md.
 
 /** What crosses between Lua and the host: JSON-like data (Lua tables become objects or arrays). */
 export type HostValue = null | boolean | number | string | HostValue[] | { [key: string]: HostValue };
@@ -40,9 +40,12 @@ export type ToWorker =
   | { type: 'load'; service: string; chunkName: string; source: string; limits: VmLimits; host: HostFunctionSpec[] }
   /** Run the service's function for a call: `fn(call, args)` in a new coroutine. */
   | { type: 'start'; call: CallInfo; args: HostValue }
-  /** The result of a host call; resumes the coroutine with `value`, or raises `error` in it. */
-  | { type: 'reply'; callId: string; requestId: number; ok: true; value: HostValue }
-  | { type: 'reply'; callId: string; requestId: number; ok: false; error: string }
+  /**
+   * The result of a host call; resumes the coroutine with `value`, or raises `error` in it. `callEnded`:
+   * the caller has hung up, so what the script sends about the call from now on may wait (outbox.ts).
+   */
+  | { type: 'reply'; callId: string; requestId: number; callEnded?: boolean; ok: true; value: HostValue }
+  | { type: 'reply'; callId: string; requestId: number; callEnded?: boolean; ok: false; error: string }
   /** The host forgets the call (it ended long ago, or the service gave up on it): drop its coroutine. */
   | { type: 'drop'; callId: string }
   /** Liveness: the worker answers 'pong' whenever its event loop is free. */

@@ -45,6 +45,8 @@ interface PendingCall {
   readonly callId: string;
   readonly generation: Generation;
   readonly resolve: (outcome: ServiceOutcome) => void;
+  /** the caller has hung up: replies may wait for company (outbox.ts) */
+  callEnded: boolean;
 }
 
 interface ServiceEntry {
@@ -121,11 +123,20 @@ export class ServiceSupervisor {
       return Promise.resolve({ ok: false, kind: 'error', error: `call ${call.id} is already running a service` });
     }
     return new Promise((resolve) => {
-      const pending: PendingCall = { callId: call.id, generation, resolve };
+      const pending: PendingCall = { callId: call.id, generation, resolve, callEnded: false };
       generation.calls.set(call.id, pending);
       this.calls.set(call.id, pending);
       generation.worker.send({ type: 'start', call, args });
     });
+  }
+
+  /**
+   * The caller has hung up; the script may go on (saving a message, say), but nothing it does is urgent
+   * any more, so its messages may wait to cross with others.
+   */
+  callEnded(callId: string): void {
+    const call = this.calls.get(callId);
+    if (call !== undefined) call.callEnded = true;
   }
 
   /** The host is done with the call: its coroutine is dropped and a pending run() resolves as 'dropped'. */
@@ -310,7 +321,7 @@ export class ServiceSupervisor {
   private async serveRequest(generation: Generation, request: Extract<CallMessage, { type: 'request' }>): Promise<void> {
     const { callId, requestId, name } = request;
     const handler = this.options.host.get(name);
-    let reply: ToWorker;
+    let reply: Extract<ToWorker, { type: 'reply' }>;
     if (handler === undefined) {
       reply = { type: 'reply', callId, requestId, ok: false, error: `no host function ${name}` };
     } else {
@@ -321,8 +332,15 @@ export class ServiceSupervisor {
         reply = { type: 'reply', callId, requestId, ok: false, error: err instanceof Error ? err.message : String(err) };
       }
     }
-    // The call may have ended, or its worker been replaced, while the host worked.
-    if (generation.calls.has(callId)) generation.worker.send(reply);
+    // The call may have been dropped, or its worker replaced, while the host worked.
+    const call = generation.calls.get(callId);
+    if (call === undefined) return;
+    if (!call.callEnded) {
+      generation.worker.send(reply);
+      return;
+    }
+    reply.callEnded = true;
+    generation.worker.sendLater(reply);
   }
 
   private onMemory(entry: ServiceEntry, generation: Generation, bytes: number): void {

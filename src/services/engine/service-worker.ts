@@ -2,6 +2,7 @@
 // terminated. Whatever the script does to its VM, terminating the thread ends it.
 import { Worker } from 'node:worker_threads';
 import type { Clock, TimerHandle } from '../../transaction/clock.js';
+import { eachPosted, Outbox, type Posted } from './outbox.js';
 import type { FromWorker, HostFunctionSpec, ToWorker, VmLimits } from './protocol.js';
 import type { ServiceScript } from './service-catalog.js';
 
@@ -32,11 +33,14 @@ export interface ServiceWorkerOptions {
 }
 
 const UNRESPONSIVE_GRACE_MS = 200;
+/** How long a message about a call whose caller hung up may wait for company (outbox.ts). */
+const LATER_MAX_MS = 20;
 const DEFAULT_LOAD_TIMEOUT_MS = 10_000;
 const DEFAULT_HEAP_LIMIT_MB = 32;
 
 export class ServiceWorker {
   private readonly worker: Worker;
+  private readonly outbox: Outbox<ToWorker>;
   private readonly clock: Clock;
   private stopped = false;
   private pingSeq = 0;
@@ -51,7 +55,9 @@ export class ServiceWorker {
     this.worker = new Worker(options.workerUrl ?? new URL('./lua-worker.js', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: options.heapLimitMb ?? DEFAULT_HEAP_LIMIT_MB },
     });
-    this.worker.on('message', (message: FromWorker) => this.receive(message));
+    this.outbox = new Outbox<ToWorker>((posted) => this.worker.postMessage(posted), this.clock, LATER_MAX_MS);
+    const receive = (message: FromWorker): void => this.receive(message);
+    this.worker.on('message', (posted: Posted<FromWorker>) => eachPosted(posted, receive));
     this.worker.on('error', (err) => this.fail('crashed', err.message));
     this.worker.on('exit', (code) => this.fail('crashed', `worker exited with code ${code}`));
   }
@@ -62,7 +68,12 @@ export class ServiceWorker {
   }
 
   send(message: ToWorker): void {
-    if (!this.stopped) this.worker.postMessage(message);
+    if (!this.stopped) this.outbox.send(message);
+  }
+
+  /** Sends `message` with the next one, or within a few ms: for a call whose caller has hung up. */
+  sendLater(message: ToWorker): void {
+    if (!this.stopped) this.outbox.sendLater(message);
   }
 
   /** Ends the thread at once, whatever it is doing; no failure is reported for it. */
@@ -70,6 +81,7 @@ export class ServiceWorker {
     if (this.stopped) return;
     this.stopped = true;
     this.clearTimers();
+    this.outbox.clear();
     this.finishLoad(new Error('terminated while loading'));
     await this.worker.terminate();
   }
@@ -140,6 +152,7 @@ export class ServiceWorker {
     if (this.stopped) return;
     this.stopped = true;
     this.clearTimers();
+    this.outbox.clear();
     void this.worker.terminate();
     if (this.loading !== undefined) this.finishLoad(new Error(message));
     else this.options.onFailure(kind, message);

@@ -170,11 +170,7 @@ export function pbxFunctions(deps: PbxFunctionDeps): Map<string, HostFunction> {
 
     fn('extension.is_busy', (call, args) => deps.isBusy(domainOf(call), args.string(0, 'number'))),
     fn('extension.exists', (call, args) => store.extensions.find(domainOf(call), args.string(0, 'number')) !== undefined),
-    fn('extension.settings', (call, args) => {
-      const number = args.string(0, 'number');
-      if (!store.extensions.find(domainOf(call), number)) return null;
-      return callSettingsOf(store, domainOf(call), number) as unknown as HostValue;
-    }),
+    fn('extension.settings', (call, args) => extensionSettings(store, domainOf(call), args.string(0, 'number'))),
     fn('extension.update_settings', (call, args) => {
       const changes = args.options(1).raw();
       return updateSettings(call, args, args.string(0, 'number'), (stored) => mergeSettings(stored, changes));
@@ -212,6 +208,12 @@ export function pbxFunctions(deps: PbxFunctionDeps): Map<string, HostFunction> {
       return typeof hash === 'string' && (await verifyPin(hash, args.string(2, 'pin')));
     }),
   ]);
+}
+
+/** What `extension.settings(number)` returns: the settings with their defaults, null when there is no such extension. */
+export function extensionSettings(store: Store, domain: string, number: string): HostValue {
+  if (!store.extensions.find(domain, number)) return null;
+  return callSettingsOf(store, domain, number) as unknown as HostValue;
 }
 
 /** Top-level fields replace, the forward tables merge field by field (so *90*n keeps the busy forward). */

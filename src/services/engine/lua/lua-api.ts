@@ -1,6 +1,6 @@
 // The slice of the Lua C API the worker drives, called straight on wasmoon's WebAssembly exports: the
 // per-call path then marshals nothing (wasmoon's cwrap wrappers build argument arrays on every call).
-import type { LuaWasm } from 'wasmoon';
+import { LuaFactory, type LuaWasm } from 'wasmoon';
 
 /** A lua_State* (a thread) in the WebAssembly memory. */
 export type LuaState = number;
@@ -83,4 +83,35 @@ export interface LuaExports {
 
 export function luaExports(wasm: LuaWasm): LuaExports {
   return wasm.module as unknown as LuaExports;
+}
+
+/**
+ * wasmoon's module with its exports bare. Its emscripten build wraps each export in a checking shim
+ * that builds two assertion messages and an arguments object on every call: hundreds of calls per Lua
+ * call (the allocator's too), measured at about a quarter of the worker's CPU per call. What the shim
+ * checks (the runtime started, the export exists) holds once the module is loaded. wasmoon keeps its
+ * instance to itself, so the instance is caught on its way out of WebAssembly.instantiate.
+ */
+export async function loadLuaWasm(): Promise<LuaWasm> {
+  const instantiate = WebAssembly.instantiate;
+  let exports: WebAssembly.Exports | undefined;
+  const watching = async (...args: unknown[]): Promise<unknown> => {
+    const result = await (instantiate as (...a: unknown[]) => Promise<WebAssembly.WebAssemblyInstantiatedSource | WebAssembly.Instance>)(...args);
+    exports = 'instance' in result ? result.instance.exports : result.exports;
+    return result;
+  };
+  WebAssembly.instantiate = watching as typeof WebAssembly.instantiate;
+  let wasm: LuaWasm;
+  try {
+    wasm = await new LuaFactory().getLuaModule();
+  } finally {
+    WebAssembly.instantiate = instantiate;
+  }
+  if (exports === undefined) throw new Error('wasmoon did not instantiate its WebAssembly through WebAssembly.instantiate');
+  const module = wasm.module as unknown as Record<string, unknown>;
+  for (const name of Object.keys(module)) {
+    const bare = name.startsWith('_') ? exports[name.slice(1)] : undefined;
+    if (typeof bare === 'function') module[name] = bare;
+  }
+  return wasm;
 }

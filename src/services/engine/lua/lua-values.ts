@@ -126,7 +126,17 @@ export class LuaValues {
       this.bufferBytes = Math.max(worstCase, this.bufferBytes * 2);
       this.buffer = lua._malloc(this.bufferBytes);
     }
-    return lua.stringToUTF8(value, this.buffer, this.bufferBytes);
+    // ASCII (ids, numbers, field names: nearly every string) byte by byte; emscripten's encoder builds
+    // an assertion message on every call
+    const heap = lua.HEAPU8;
+    const start = this.buffer;
+    for (let i = 0; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 0x80) return lua.stringToUTF8(value, start, this.bufferBytes);
+      heap[start + i] = code;
+    }
+    heap[start + value.length] = 0;
+    return value.length;
   }
 
   private readAt(L: LuaState, index: number, depth: number): HostValue {
