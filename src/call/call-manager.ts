@@ -146,13 +146,13 @@ export class CallManager {
   }
 
   hangup(id: string, reason: EndReason = 'hangup_api'): boolean {
-    const local = this.localCalls.get(id);
-    if (local) {
-      local.terminate(reason);
-      return true;
-    }
+    // while a service dials, its call and the call that rings the phones share the id: ending the latter ends both
     const call = this.calls.get(id);
-    if (!call) return false;
+    if (!call) {
+      const local = this.localCalls.get(id);
+      local?.terminate(reason);
+      return local !== undefined;
+    }
     if (call.state === 'answered') {
       this.sendBye(call, 'caller');
       this.sendBye(call, 'callee');
@@ -311,7 +311,7 @@ export class CallManager {
     controller?: DialController,
   ): Call {
     const call: Call = {
-      id: randomUUID(),
+      id: controller?.callId ?? randomUUID(),
       domain,
       caller: caller.number,
       callee: targets[0]!.number,
@@ -773,6 +773,7 @@ export class CallManager {
     return new Promise((resolve) => {
       this.localByInviteTx.delete(tx);
       const call: Call = this.startForkedCall(req, tx, tag, domain, caller, reachable, timeoutMs, {
+        callId: local.id,
         onUnanswered: (status) => {
           this.localByInviteTx.set(tx, local);
           resolve(dialOutcomeOf(status));

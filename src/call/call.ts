@@ -62,6 +62,8 @@ export interface Call {
 
 /** What a service's call:dial learns from the B2BUA. */
 export interface DialController {
+  /** the id of the service's call: the call that rings the phones is listed (GET /api/v1/calls) under it */
+  readonly callId: string;
   /** nobody answered: the caller is untouched (no final response, no record) and the service goes on */
   onUnanswered(status: number): void;
   /** the call was answered and has now ended, or the caller cancelled: the caller's side is over */

@@ -148,6 +148,7 @@ describe('call:dial answered', () => {
     const ringing = h.manager.list();
     assert.equal(ringing.length, 1, 'the service\'s call and the call it rings are one call');
     assert.deepEqual([ringing[0]!.caller, ringing[0]!.callee, ringing[0]!.state], ['100', '200', 'ringing']);
+    assert.equal(ringing[0]!.id, log.handles[0]!.id, 'listed under the id the service\'s call had before it dialled');
     assert.equal(h.manager.count(), 1);
 
     deliver(a, 180, { tag: 'tagA' });
@@ -161,7 +162,7 @@ describe('call:dial answered', () => {
     assert.deepEqual(log.outcomes, [], 'call:dial waits while the call is on');
     assert.deepEqual(log.ended, [false]);
     assert.equal(h.records.length, 0);
-    assert.deepEqual(h.manager.list().map((c) => [c.callee, c.state]), [['200', 'answered']]);
+    assert.deepEqual(h.manager.list().map((c) => [c.id, c.callee, c.state]), [[ringing[0]!.id, '200', 'answered']]);
 
     const bye = callerInDialog('BYE', 11, toTagOf(tx.final()));
     const byeTx = new FakeServerTransaction(bye);
