@@ -153,6 +153,11 @@ export class CallManager {
       local?.terminate(reason);
       return local !== undefined;
     }
+    this.hangUpCall(call, reason);
+    return true;
+  }
+
+  private hangUpCall(call: Call, reason: EndReason): void {
     if (call.state === 'answered') {
       this.sendBye(call, 'caller');
       this.sendBye(call, 'callee');
@@ -161,7 +166,6 @@ export class CallManager {
       this.cancelBranches(call);
       this.failCaller(call, 487, 'Request Terminated', 'cancelled', 'system', reason);
     }
-    return true;
   }
 
   /**
@@ -208,7 +212,8 @@ export class CallManager {
   /** Stops taking new calls and ends the active ones. */
   shutdown(): void {
     this.accepting = false;
-    for (const id of [...this.calls.keys(), ...this.localCalls.keys()]) this.hangup(id, 'shutdown');
+    // a service's call shares its id with the call its dial rings: one hangup ends both
+    for (const id of new Set([...this.calls.keys(), ...this.localCalls.keys()])) this.hangup(id, 'shutdown');
   }
 
   handleInvite(req: SipRequest, tx: ServerTransaction): void {
@@ -658,7 +663,7 @@ export class CallManager {
         dial: (c, targets, timeoutMs) => this.dialFromService(c, req, tx, tag, domain, caller, targets, timeoutMs),
         stopDial: () => {
           const dialling = this.byInviteTx.get(tx);
-          if (dialling) this.hangup(dialling.id);
+          if (dialling && this.calls.get(dialling.id) === dialling) this.hangUpCall(dialling, 'hangup_api');
         },
         handOff: (c, number, bypassServices) => {
           this.localCalls.delete(c.id);

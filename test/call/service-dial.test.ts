@@ -178,6 +178,24 @@ describe('call:dial answered', () => {
     assert.equal(engine.used, 0, 'every relay leg is back');
   });
 
+  it('shutdown ends the answered call once: BYE to both sides, one record', async () => {
+    const log = new ServiceLog();
+    const { h } = fixture({ extensionService: forEveryExtension(log.app(async (_call, dial) => void (await dial(['200'])))) });
+    const { tx } = await dialIn(h);
+    const a = inviteTo(h.stack, DEVICE_A);
+    inviteTo(h.stack, DEVICE_B);
+    deliver(a, 200, { tag: 'tagA', sdp: ANSWER_SDP });
+    await settle();
+    assert.equal(tx.final().status, 200);
+
+    h.manager.shutdown();
+    await settle();
+    assert.equal(h.stack.byMethod('BYE').length, 2, 'one BYE to the caller, one to the phone');
+    assert.deepEqual(log.outcomes, [{ status: 'answered', answeredBy: '200' }]);
+    assert.deepEqual(h.records.map(summary), [{ caller: '100', callee: '200', disposition: 'answered', finalStatus: 200, hangupBy: 'system' }]);
+    assert.deepEqual(h.manager.list(), []);
+  });
+
   it('ends when the phone hangs up, with the phone\'s SDP passed through when the media may go direct', async () => {
     const log = new ServiceLog();
     const { h } = fixture({ directMedia: true, extensionService: forEveryExtension(log.app(async (_call, dial) => void (await dial(['200'])))) });
