@@ -35,9 +35,10 @@ export function openSqliteStore(file: string): Store {
 }
 
 function createStore(db: Database.Database): Store {
+  const extensions = new SqliteExtensionRepository(db);
   return {
     domains: new SqliteDomainRepository(db),
-    extensions: new SqliteExtensionRepository(db),
+    extensions,
     bindings: new SqliteBindingRepository(db),
     callRecords: new SqliteCallRecordRepository(db),
     tokens: new SqliteTokenRepository(db),
@@ -46,7 +47,14 @@ function createStore(db: Database.Database): Store {
     serviceData: new SqliteServiceDataRepository(db),
     voicemail: new SqliteVoicemailRepository(db),
     mailOutbox: new SqliteMailOutbox(db),
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    transaction: <T>(fn: () => T): T => {
+      try {
+        return db.transaction(fn)();
+      } finally {
+        // what was read inside may have been rolled back
+        extensions.forgetCached();
+      }
+    },
     close: () => {
       if (db.open) db.close();
     },

@@ -132,3 +132,38 @@ test('extensions: delete removes its bindings and no others', () => {
   assert.equal(extensions.get(e100.id), undefined);
   assert.deepEqual(bindings.list().map((b) => b.number), ['101']);
 });
+
+test('extensions: find keeps what it read, frozen, and every write or transaction shows through', () => {
+  const { domains, extensions } = temp.store;
+  domains.create('a.example');
+  const ext = extensions.create({ domain: 'a.example', number: '100', displayName: 'Old', ha1Md5: 'm', ha1Sha256: 's', settings: { dnd: false } });
+  const found = extensions.find('A.Example', '100');
+  assert.equal(extensions.find('a.example', '100'), found, 'the second find is the same object');
+  assert.ok(Object.isFrozen(found) && Object.isFrozen(found!.settings), 'no caller can change what the others get');
+
+  extensions.update(ext.id, { displayName: 'New' });
+  assert.equal(extensions.find('a.example', '100')?.displayName, 'New');
+  assert.throws(() => temp.store.transaction(() => {
+    extensions.update(ext.id, { displayName: 'Rolled back' });
+    assert.equal(extensions.find('a.example', '100')?.displayName, 'Rolled back');
+    throw new Error('abort');
+  }), /abort/);
+  assert.equal(extensions.find('a.example', '100')?.displayName, 'New', 'a rolled-back change is not kept');
+  extensions.delete(ext.id);
+  assert.equal(extensions.find('a.example', '100'), undefined);
+  extensions.create({ domain: 'a.example', number: '100', ha1Md5: 'm2', ha1Sha256: 's2' });
+  assert.equal(extensions.find('a.example', '100')?.ha1Md5, 'm2');
+});
+
+test('extensions: find keeps at most 4096, the oldest going first, and still finds every one', () => {
+  const { domains, extensions } = temp.store;
+  domains.create('a.example');
+  temp.store.transaction(() => {
+    for (let n = 0; n < 4100; n++) extensions.create({ domain: 'a.example', number: String(10000 + n), ha1Md5: 'm', ha1Sha256: 's' });
+  });
+  const first = extensions.find('a.example', '10000');
+  for (let n = 1; n < 4100; n++) assert.equal(extensions.find('a.example', String(10000 + n))?.number, String(10000 + n));
+  const again = extensions.find('a.example', '10000');
+  assert.notEqual(again, first, 'the first was read again after 4099 others pushed it out');
+  assert.deepEqual(again, first);
+});
