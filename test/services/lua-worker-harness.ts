@@ -1,8 +1,8 @@
 // A real Lua worker thread driven message by message, for the lua-*.test.ts files.
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { eachPosted, type Posted } from '../../src/services/engine/outbox.js';
 import type { CallInfo, FromWorker, HostValue, ToWorker, VmLimits } from '../../src/services/engine/protocol.js';
+import { ChannelEnd } from '../../src/services/engine/thread-channel.js';
 
 export const CHUNK = 'lua/services/test.lua';
 
@@ -28,30 +28,27 @@ export function callInfo(id: string): CallInfo {
 }
 
 export class LuaWorkerHarness {
-  readonly worker = new Worker(new URL('../../src/services/engine/lua-worker.js', import.meta.url), { stdout: true, stderr: true });
+  private readonly channel: ChannelEnd<ToWorker, FromWorker>;
+  private closed = false;
+  readonly worker: Worker;
   /** resolves with the exit code when the thread ends */
   readonly exited: Promise<number>;
   /** what the thread wrote to stdout and stderr */
   stdout = '';
   stderr = '';
-  /** the messages that crossed together in one postMessage (outbox.ts), as they came */
+  /** the messages that crossed together, for one ring of the doorbell (outbox.ts), as they came */
   readonly batches: FromWorker[][] = [];
   private readonly queue: FromWorker[] = [];
   private waiting: ((message: FromWorker) => void) | undefined;
 
   constructor() {
-    this.worker.on('message', (posted: Posted<FromWorker>) => {
-      if (Array.isArray(posted)) this.batches.push(posted);
-      eachPosted(posted, (message) => {
-        const waiting = this.waiting;
-        this.waiting = undefined;
-        if (waiting !== undefined) waiting(message);
-        else this.queue.push(message);
-      });
-    });
+    const { end, workerData, transferList } = ChannelEnd.forMain<ToWorker, FromWorker>();
+    this.channel = end;
+    this.worker = new Worker(new URL('../../src/services/engine/lua-worker.js', import.meta.url), { workerData, transferList, stdout: true, stderr: true });
     this.worker.stdout.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
     this.worker.stderr.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
     this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    void this.listen();
   }
 
   /** A worker with `source` loaded; fails the test if it does not load. */
@@ -80,8 +77,28 @@ export class LuaWorkerHarness {
     return this.next();
   }
 
-  send(message: ToWorker): void {
-    this.worker.postMessage(message);
+  /** One message, or several that cross together. */
+  send(posted: ToWorker | ToWorker[]): void {
+    this.channel.send(posted);
+  }
+
+  /** Hands on what the worker sends, until it is closed or has exited (then what it wrote last). */
+  private async listen(): Promise<void> {
+    let exited = false;
+    while (!this.closed) {
+      const seen = this.channel.doorbell();
+      const batch: FromWorker[] = [];
+      this.channel.receive((message) => batch.push(message));
+      if (batch.length > 1) this.batches.push(batch);
+      for (const message of batch) {
+        const waiting = this.waiting;
+        this.waiting = undefined;
+        if (waiting !== undefined) waiting(message);
+        else this.queue.push(message);
+      }
+      if (exited) return;
+      exited = await Promise.race([this.channel.rung(seen).then(() => false), this.exited.then(() => true)]);
+    }
   }
 
   next(): Promise<FromWorker> {
@@ -153,6 +170,8 @@ export class LuaWorkerHarness {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.channel.wakeListener();
     await this.worker.terminate();
   }
 }

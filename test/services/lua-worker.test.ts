@@ -2,7 +2,7 @@
 // values both ways, completion and failure, drop and ping.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ToWorker } from '../../src/services/engine/protocol.js';
+import type { CallInfo, ToWorker } from '../../src/services/engine/protocol.js';
 import { CHUNK, LuaWorkerHarness } from './lua-worker-harness.js';
 
 const OUTSIDE = "host functions can only be called from the call's own code, not inside a coroutine you created";
@@ -176,6 +176,8 @@ test('a value that cannot cross is an error at the call site naming the argument
       loop.self = loop
       results[3] = select(2, pcall(function() voicemail.save(loop) end))
       results[4] = select(2, pcall(function() voicemail.save({ [true] = 1 }) end))
+      results[5] = select(2, pcall(function() call:play('ok', { timeout = math.huge }) end))
+      results[6] = select(2, pcall(function() call:play(0/0) end))
       return results
     end`);
   t.after(() => harness.close());
@@ -189,6 +191,8 @@ test('a value that cannot cross is an error at the call site naming the argument
       `${CHUNK}:5: argument 1 of call.play: field menu[1].action: a thread cannot be sent to the host`,
       `${CHUNK}:8: argument 1 of voicemail.save: field self: a table that contains itself cannot be sent to the host`,
       `${CHUNK}:9: argument 1 of voicemail.save: a table with a boolean key cannot be sent to the host`,
+      `${CHUNK}:10: argument 2 of call.play: field timeout: a number that is not finite (inf) cannot be sent to the host`,
+      `${CHUNK}:11: argument 1 of call.play: a number that is not finite (nan) cannot be sent to the host`,
     ],
   });
 });
@@ -304,7 +308,7 @@ test('after a reply saying the caller hung up, what the call sends waits and cro
   harness.start('gone');
   const question = await harness.nextRequest('gone');
   // in one postMessage, as the host's outbox sends them: the reply cannot have waited alone
-  harness.worker.postMessage([
+  harness.send([
     { type: 'reply', callId: 'gone', requestId: question.requestId, callEnded: true, ok: true, value: '42' },
     { type: 'ping', seq: 1 },
   ] satisfies ToWorker[]);
@@ -334,7 +338,7 @@ test('a reply to a request the call is not waiting for is ignored', async (t) =>
 test('an exception that is no Lua error ends the worker with a non-zero exit code', async () => {
   const harness = await LuaWorkerHarness.loaded('return function(call) end');
   // a start without a call reaches the VM code as a TypeError, like any broken state would
-  harness.worker.postMessage({ type: 'start', call: null, args: null });
+  harness.send({ type: 'start', call: null as unknown as CallInfo, args: null });
   const code = await harness.exited;
   assert.notEqual(code, 0);
   assert.match(harness.stderr, /the VM is unusable: TypeError/);

@@ -1,9 +1,9 @@
 // A stand-in for lua-worker.js speaking the same protocol, so the supervisor's bookkeeping (restarts,
 // reloads, replies, memory) is tested deterministically. Its "script" is JSON; each call's args say
 // what the call does.
-import { parentPort } from 'node:worker_threads';
-import { eachPosted, type Posted } from '../../src/services/engine/outbox.js';
+import { isMainThread, workerData } from 'node:worker_threads';
 import type { FromWorker, HostValue, ToWorker } from '../../src/services/engine/protocol.js';
+import { ChannelEnd, LoopClock, serve, type ChannelSetup } from '../../src/services/engine/thread-channel.js';
 
 export interface FakeScript {
   /** returned by the 'whoami' action, to tell workers apart */
@@ -25,15 +25,14 @@ export type FakeAction =
   | { do: 'received' };
 
 // node --test runs every file under dist/test, this one too: outside a worker it does nothing
-const port = parentPort;
-const post = (message: FromWorker) => port?.postMessage(message);
+const channel = isMainThread ? undefined : ChannelEnd.forWorker<FromWorker, ToWorker>(workerData as ChannelSetup);
+const post = (message: FromWorker) => channel?.write(message);
 
 let script: FakeScript = {};
 let held = 0;
 const received: string[] = [];
 const waitingForReply = new Map<string, number>();
 
-port?.on('message', (posted: Posted<ToWorker>) => eachPosted(posted, receive));
 
 function receive(message: ToWorker): void {
   if (message.type !== 'ping') received.push(message.type === 'load' ? 'load' : `${message.type}:${'call' in message ? message.call.id : message.callId}`);
@@ -99,3 +98,5 @@ function act(callId: string, action: FakeAction): void {
       return;
   }
 }
+
+if (channel !== undefined) serve(channel, new LoopClock(), receive);

@@ -5,7 +5,7 @@
 // or at most `maxDelayMs`, and crosses with it, so that one wake-up carries both.
 import type { Clock, TimerHandle } from '../../transaction/clock.js';
 
-/** What one postMessage carries: a message, or several in order (never an array otherwise). */
+/** What one send carries: a message, or several in order (never an array otherwise). */
 export type Posted<Message> = Message | Message[];
 
 export class Outbox<Message> {
@@ -53,7 +53,7 @@ export class Outbox<Message> {
   }
 }
 
-/** Each message of what one postMessage carried, in order. */
+/** Each message of what one send carried, in order. */
 export function eachPosted<Message>(posted: Posted<Message>, handle: (message: Message) => void): void {
   if (!Array.isArray(posted)) {
     handle(posted);

@@ -1,6 +1,7 @@
-// Messages between the main thread and a service's worker thread; one postMessage may carry several
-// (outbox.ts). Each Lua service runs in a worker of its own (one Lua VM, one coroutine per call) so that
-// whatever a script does, terminating that worker contains it: see docs/decisions/0007-lua-service-engine.md.
+// Messages between the main thread and a service's worker thread, as JSON through a shared-memory channel
+// (thread-channel.ts); one wake-up of the other side may carry several (outbox.ts). Each Lua service runs
+// in a worker of its own (one Lua VM, one coroutine per call) so that whatever a script does, terminating
+// that worker contains it: see docs/decisions/0007-lua-service-engine.md.
 
 /** What crosses between Lua and the host: JSON-like data (Lua tables become objects or arrays). */
 export type HostValue = null | boolean | number | string | HostValue[] | { [key: string]: HostValue };

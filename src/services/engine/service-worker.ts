@@ -2,9 +2,10 @@
 // terminated. Whatever the script does to its VM, terminating the thread ends it.
 import { Worker } from 'node:worker_threads';
 import type { Clock, TimerHandle } from '../../transaction/clock.js';
-import { eachPosted, Outbox, type Posted } from './outbox.js';
+import { Outbox } from './outbox.js';
 import type { FromWorker, HostFunctionSpec, ToWorker, VmLimits } from './protocol.js';
 import type { ServiceScript } from './service-catalog.js';
+import { ChannelEnd } from './thread-channel.js';
 
 /** The messages about one call: host requests and the call's end. */
 export type CallMessage = Extract<FromWorker, { callId: string }>;
@@ -37,10 +38,14 @@ const UNRESPONSIVE_GRACE_MS = 200;
 const LATER_MAX_MS = 20;
 const DEFAULT_LOAD_TIMEOUT_MS = 10_000;
 const DEFAULT_HEAP_LIMIT_MB = 32;
+/** How soon messages the worker had no room for are tried again (it is stuck, or about to be). */
+const RETRY_MS = 5;
 
 export class ServiceWorker {
   private readonly worker: Worker;
+  private readonly channel: ChannelEnd<ToWorker, FromWorker>;
   private readonly outbox: Outbox<ToWorker>;
+  private retryTimer: TimerHandle | undefined;
   private readonly clock: Clock;
   private stopped = false;
   private pingSeq = 0;
@@ -52,14 +57,24 @@ export class ServiceWorker {
   /** Spawns the thread; load() gives it the script. */
   constructor(private readonly options: ServiceWorkerOptions) {
     this.clock = options.clock;
+    const { end, workerData, transferList } = ChannelEnd.forMain<ToWorker, FromWorker>();
+    this.channel = end;
     this.worker = new Worker(options.workerUrl ?? new URL('./lua-worker.js', import.meta.url), {
+      workerData,
+      transferList,
       resourceLimits: { maxOldGenerationSizeMb: options.heapLimitMb ?? DEFAULT_HEAP_LIMIT_MB },
     });
-    this.outbox = new Outbox<ToWorker>((posted) => this.worker.postMessage(posted), this.clock, LATER_MAX_MS);
-    const receive = (message: FromWorker): void => this.receive(message);
-    this.worker.on('message', (posted: Posted<FromWorker>) => eachPosted(posted, receive));
-    this.worker.on('error', (err) => this.fail('crashed', err.message));
-    this.worker.on('exit', (code) => this.fail('crashed', `worker exited with code ${code}`));
+    this.outbox = new Outbox<ToWorker>((posted) => this.post(posted), this.clock, LATER_MAX_MS);
+    // what the worker wrote before it died counts, whichever the main thread hears of first
+    this.worker.on('error', (err) => {
+      this.receiveAll();
+      this.fail('crashed', err.message);
+    });
+    this.worker.on('exit', (code) => {
+      this.receiveAll();
+      this.fail('crashed', `worker exited with code ${code}`);
+    });
+    void this.listen();
   }
 
   /** What the Lua allocator held at the last watchdog answer. */
@@ -98,6 +113,31 @@ export class ServiceWorker {
       this.loading = { resolve, reject, deadline };
       this.send({ type: 'load', service: script.name, chunkName: script.chunkName, source: script.source, limits, host: hostFunctions });
     });
+  }
+
+  private post(posted: ToWorker | ToWorker[]): void {
+    this.channel.send(posted);
+    if (this.channel.blocked) this.retryTimer ??= this.clock.setTimer(RETRY_MS, () => this.retry());
+  }
+
+  private retry(): void {
+    this.retryTimer = undefined;
+    if (!this.stopped && !this.channel.retry()) this.retryTimer = this.clock.setTimer(RETRY_MS, () => this.retry());
+  }
+
+  /** Hands over what the worker sends until the worker is stopped. */
+  private async listen(): Promise<void> {
+    while (!this.stopped) {
+      const seen = this.channel.doorbell();
+      this.receiveAll();
+      if (!this.stopped) await this.channel.rung(seen);
+    }
+  }
+
+  private readonly receiveOne = (message: FromWorker): void => this.receive(message);
+
+  private receiveAll(): void {
+    if (!this.stopped) this.channel.receive(this.receiveOne);
   }
 
   private finishLoad(err?: Error): void {
@@ -161,7 +201,11 @@ export class ServiceWorker {
   private clearTimers(): void {
     if (this.pingTimer !== undefined) this.clock.clearTimer(this.pingTimer);
     if (this.pongDeadline !== undefined) this.clock.clearTimer(this.pongDeadline);
+    if (this.retryTimer !== undefined) this.clock.clearTimer(this.retryTimer);
     this.pingTimer = undefined;
     this.pongDeadline = undefined;
+    this.retryTimer = undefined;
+    // listen() is waiting for the doorbell: it must see `stopped`
+    this.channel.wakeListener();
   }
 }

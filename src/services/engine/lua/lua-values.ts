@@ -25,6 +25,11 @@ const TYPE_NAMES = ['nil', 'boolean', 'userdata', 'number', 'string', 'table', '
 const MAX_DEPTH = 64;
 const INITIAL_BUFFER_BYTES = 1024;
 
+/** How Lua prints it: inf, -inf, nan. */
+function luaNumberText(number: number): string {
+  return Number.isNaN(number) ? 'nan' : number > 0 ? 'inf' : '-inf';
+}
+
 export function luaTypeName(type: number): string {
   return TYPE_NAMES[type] ?? 'value';
 }
@@ -147,8 +152,12 @@ export class LuaValues {
         return null;
       case LuaType.Boolean:
         return lua._lua_toboolean(L, index) !== 0;
-      case LuaType.Number:
-        return lua._lua_tonumberx(L, index, 0);
+      case LuaType.Number: {
+        // messages cross as JSON (thread-channel.ts), which has no form for these
+        const number = lua._lua_tonumberx(L, index, 0);
+        if (!Number.isFinite(number)) throw new BoundaryError(`a number that is not finite (${luaNumberText(number)})`);
+        return number;
+      }
       case LuaType.String:
         return this.readString(L, index);
       case LuaType.Table:
