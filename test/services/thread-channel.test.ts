@@ -61,6 +61,22 @@ test('LoopClock runs the timers that are due, not those cleared, and says when t
   assert.equal(new LoopClock().runDue(), Infinity);
 });
 
+test('LoopClock counts a timer that a due timer sets, and does not run one that a due timer cleared', async () => {
+  const clock = new LoopClock();
+  const fired: string[] = [];
+  let victim: ReturnType<LoopClock['setTimer']> | undefined;
+  clock.setTimer(0, () => {
+    fired.push('first');
+    clock.setTimer(50, () => fired.push('set by first'));
+    if (victim !== undefined) clock.clearTimer(victim);
+  });
+  victim = clock.setTimer(0, () => fired.push('cleared by first'));
+  await new Promise((resolve) => setTimeout(resolve, 2));
+  const untilNext = clock.runDue();
+  assert.deepEqual(fired, ['first']);
+  assert.ok(untilNext > 0 && untilNext <= 50, `the worker wakes for the new timer, not never (${untilNext})`);
+});
+
 test('a worker in serve() answers each message, sends what its timers send, and wakes for both', async () => {
   const { end, workerData, transferList } = ChannelEnd.forMain<Note, Note>();
   const source = `

@@ -2,7 +2,7 @@
 // terminated. Whatever the script does to its VM, terminating the thread ends it.
 import { Worker } from 'node:worker_threads';
 import type { Clock, TimerHandle } from '../../transaction/clock.js';
-import { Outbox } from './outbox.js';
+import { Outbox, type Posted } from './outbox.js';
 import type { FromWorker, HostFunctionSpec, ToWorker, VmLimits } from './protocol.js';
 import type { ServiceScript } from './service-catalog.js';
 import { ChannelEnd } from './thread-channel.js';
@@ -115,7 +115,7 @@ export class ServiceWorker {
     });
   }
 
-  private post(posted: ToWorker | ToWorker[]): void {
+  private post(posted: Posted<ToWorker>): void {
     this.channel.send(posted);
     if (this.channel.blocked) this.retryTimer ??= this.clock.setTimer(RETRY_MS, () => this.retry());
   }

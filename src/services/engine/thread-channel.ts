@@ -92,15 +92,12 @@ export class ChannelEnd<Out, In> {
     return this.incoming.doorbell();
   }
 
-  /** Hands every message that has come, in order, to `handle`; how many there were. */
-  receive(handle: (message: In) => void): number {
-    let count = 0;
+  /** Hands every message that has come, in order, to `handle`. */
+  receive(handle: (message: In) => void): void {
     for (let text = this.incoming.read(); text !== undefined; text = this.incoming.read()) {
       if (text === ON_PORT) text = receiveMessageOnPort(this.port)!.message as string;
-      count++;
       handle(JSON.parse(text) as In);
     }
-    return count;
   }
 
   /** Main thread: resolves once the other side has rung past `seen`. */
@@ -137,19 +134,15 @@ export class LoopClock implements Clock {
     this.timers.delete(handle as unknown as { at: number; fn: () => void });
   }
 
-  /** Runs the timers that are due; ms until the next one (Infinity when none). */
+  /** Runs the timers that are due; ms until the next one (Infinity when none), counting those they set. */
   runDue(): number {
     const now = Date.now();
-    let next = Infinity;
     for (const timer of [...this.timers]) {
-      if (timer.at <= now) {
-        this.timers.delete(timer);
-        timer.fn();
-      } else {
-        next = Math.min(next, timer.at - now);
-      }
+      if (timer.at <= now && this.timers.delete(timer)) timer.fn();
     }
-    return next;
+    let next = Infinity;
+    for (const timer of this.timers) next = Math.min(next, timer.at - now);
+    return Math.max(0, next);
   }
 }
 
