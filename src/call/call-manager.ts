@@ -584,7 +584,7 @@ export class CallManager {
     this.byInviteTx.delete(call.inviteTx);
     this.localCalls.set(answered.id, answered);
     this.localByInviteTx.set(call.inviteTx, answered);
-    call.controller?.onEnded();
+    this.takeController(call)?.onEnded();
     try {
       await answered.answer();
     } catch (err) {
@@ -710,6 +710,8 @@ export class CallManager {
         this.localCalls.delete(c.id);
         // kept briefly so retransmitted BYEs and ACKs still find the call
         const dialogs = c.dialogs();
+        // a call that never had a dialog of its own (its service dialled) needs no timer to hold it
+        if (dialogs.length === 0) return;
         this.deps.clock.setTimer(32_000, () => {
           for (const dialog of dialogs) if (this.localDialogs.get(dialog.id) === c) this.localDialogs.delete(dialog.id);
         });
@@ -1002,7 +1004,7 @@ export class CallManager {
       // the caller's INVITE and its early dialog are the service's again, at once
       if (call.callerDialog) this.dialogs.delete(call.callerDialog.id);
       this.byInviteTx.delete(call.inviteTx);
-      call.controller.onUnanswered(status);
+      this.takeController(call)!.onUnanswered(status);
       return;
     }
     call.inviteTx.respond(createResponse(call.invite, status, reason, call.callerTag));
@@ -1155,7 +1157,17 @@ export class CallManager {
     if (call.state === 'ended') return;
     this.release(call);
     this.record(callRecordOf(call, this.deps.clock.now(), finalStatus, disposition, hangupBy, endReason));
-    call.controller?.onEnded();
+    this.takeController(call)?.onEnded();
+  }
+
+  /**
+   * The service that dialled, let go of: the ended call stays in the dialog map for late requests
+   * (release()), and must not keep the service's call alive with it.
+   */
+  private takeController(call: Call): DialController | undefined {
+    const controller = call.controller;
+    call.controller = undefined;
+    return controller;
   }
 
   /** Lets go of everything the call holds, without a record: end() records, a failed dial does not. */

@@ -3,6 +3,8 @@
 // if the caller had dialled the new number (src/call/call-manager.ts, src/call/local-call.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import type { DialOutcome } from '../../src/call/call.js';
 import type { Application, ApplicationDirectory, LocalCallHandle, ServiceContext } from '../../src/call/local-call.js';
@@ -616,5 +618,37 @@ describe('isBusy', () => {
     await settle();
     assert.equal(h.manager.isBusy('example.com', '100'), false);
     assert.equal(h.manager.isBusy('example.com', '200'), false);
+  });
+});
+
+/** A full collection: V8's gc(), reached without starting node with --expose-gc. */
+async function collectGarbage(): Promise<void> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // a WeakRef's target lives until the job that read it has ended
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+}
+
+describe('call:dial memory', () => {
+  it('holds nothing of the service\'s call once the call it dialled has ended (only that call stays, for late requests)', async () => {
+    let service: WeakRef<LocalCallHandle> | undefined;
+    const { h } = fixture({
+      extensionService: forEveryExtension(async (call) => {
+        service = new WeakRef(call);
+        await call.dial(['200'], RING_SECONDS);
+      }),
+    });
+    const { tx } = await dialIn(h);
+    deliver(inviteTo(h.stack, DEVICE_A), 200, { tag: 'tagA', sdp: ANSWER_SDP });
+    await settle();
+    const bye = callerInDialog('BYE', 11, toTagOf(tx.final()));
+    h.manager.handleInDialog(bye, new FakeServerTransaction(bye));
+    await settle();
+    assert.ok(service, 'the service ran');
+    assert.deepEqual(h.manager.list(), []);
+
+    await collectGarbage();
+    assert.equal(service.deref(), undefined, 'collected at once, not 32 s later');
   });
 });
