@@ -3,6 +3,7 @@ import { ConflictError, type Extension, type ExtensionPatch, type ExtensionRepos
 import { UnknownDomainError } from './errors.js';
 import { isSqliteError } from './sqlite-errors.js';
 import { normalizeDomainName } from './sqlite-domains.js';
+import { ReadCache } from './read-cache.js';
 
 interface ExtensionRow {
   id: number;
@@ -46,7 +47,7 @@ export class SqliteExtensionRepository implements ExtensionRepository {
   private readonly deleteById: Statement<[number]>;
   private readonly deleteBindings: Statement<[number]>;
   private readonly deleteWithBindings: (id: number) => boolean;
-  private readonly cached = new Map<string, Extension>();
+  private readonly cached = new ReadCache<Extension>(CACHED_EXTENSIONS);
 
   constructor(db: Database) {
     this.insert = db.prepare(`INSERT INTO extensions
@@ -103,7 +104,6 @@ export class SqliteExtensionRepository implements ExtensionRepository {
     const row = this.byNumber.get(normalized, number);
     if (row === undefined) return undefined;
     const extension = frozen(toExtension(row));
-    if (this.cached.size >= CACHED_EXTENSIONS) this.cached.delete(this.cached.keys().next().value!);
     this.cached.set(key, extension);
     return extension;
   }

@@ -3,6 +3,7 @@ import { ConflictError, type ServiceDataItem, type ServiceDataRepository } from 
 import { UnknownDomainError } from './errors.js';
 import { isSqliteError } from './sqlite-errors.js';
 import { normalizeDomainName } from './sqlite-domains.js';
+import { ReadCache } from './read-cache.js';
 
 interface ServiceDataRow {
   domain: string;
@@ -17,6 +18,12 @@ type WriteStatement = Statement<[string, string, string, string, number, number]
 
 const COLUMNS = 'domain, kind, key, body, created_at, updated_at';
 
+/**
+ * Items kept in memory (rows, and the absence of one): every call to an extension reads its call
+ * settings, most of which were never written. The parsed body is never shared, so callers may change it.
+ */
+const CACHED_ITEMS = 4096;
+
 /** The services read their data during calls, so every statement is prepared once. */
 export class SqliteServiceDataRepository implements ServiceDataRepository {
   private readonly byKey: Statement<[string, string, string], ServiceDataRow>;
@@ -25,6 +32,7 @@ export class SqliteServiceDataRepository implements ServiceDataRepository {
   private readonly insert: WriteStatement;
   private readonly upsert: WriteStatement;
   private readonly deleteByKey: Statement<[string, string, string]>;
+  private readonly cached = new ReadCache<ServiceDataRow | null>(CACHED_ITEMS);
 
   constructor(db: Database) {
     this.byKey = db.prepare(`SELECT ${COLUMNS} FROM service_data WHERE domain = ? AND kind = ? AND key = ?`);
@@ -37,8 +45,14 @@ export class SqliteServiceDataRepository implements ServiceDataRepository {
   }
 
   get(domain: string, kind: string, key: string): ServiceDataItem | undefined {
-    const row = this.byKey.get(normalizeDomainName(domain), kind, key);
-    return row && toItem(row);
+    const normalized = normalizeDomainName(domain);
+    const cacheKey = `${normalized}\0${kind}\0${key}`;
+    let row = this.cached.get(cacheKey);
+    if (row === undefined) {
+      row = this.byKey.get(normalized, kind, key) ?? null;
+      this.cached.set(cacheKey, row);
+    }
+    return row === null ? undefined : toItem(row);
   }
 
   list(domain: string | undefined, kind: string): ServiceDataItem[] {
@@ -55,10 +69,17 @@ export class SqliteServiceDataRepository implements ServiceDataRepository {
   }
 
   delete(domain: string, kind: string, key: string): boolean {
+    this.cached.clear();
     return this.deleteByKey.run(normalizeDomainName(domain), kind, key).changes > 0;
   }
 
+  /** Forgets what get() kept: after every write, and after a transaction that may have rolled one back. */
+  forgetCached(): void {
+    this.cached.clear();
+  }
+
   private write(statement: WriteStatement, domain: string, kind: string, key: string, body: Record<string, unknown>): ServiceDataItem {
+    this.cached.clear();
     const now = Date.now();
     try {
       statement.run(domain, kind, key, JSON.stringify(body), now, now);

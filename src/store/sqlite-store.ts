@@ -36,6 +36,7 @@ export function openSqliteStore(file: string): Store {
 
 function createStore(db: Database.Database): Store {
   const extensions = new SqliteExtensionRepository(db);
+  const serviceData = new SqliteServiceDataRepository(db);
   return {
     domains: new SqliteDomainRepository(db),
     extensions,
@@ -44,7 +45,7 @@ function createStore(db: Database.Database): Store {
     tokens: new SqliteTokenRepository(db),
     settings: new SqliteSettingsRepository(db),
     serviceNumbers: new SqliteServiceNumberRepository(db),
-    serviceData: new SqliteServiceDataRepository(db),
+    serviceData,
     voicemail: new SqliteVoicemailRepository(db),
     mailOutbox: new SqliteMailOutbox(db),
     transaction: <T>(fn: () => T): T => {
@@ -53,6 +54,7 @@ function createStore(db: Database.Database): Store {
       } finally {
         // what was read inside may have been rolled back
         extensions.forgetCached();
+        serviceData.forgetCached();
       }
     },
     close: () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
+import Database from 'better-sqlite3';
 import {
   callSettingsOf, conferenceRoomOf, getItem, huntGroupOf, ivrMenuOf, mailboxOf, mayDial, pickupGroupOf, requiredLevel, ringGroupOf,
 } from '../../src/services/data/accessors.js';
@@ -176,4 +177,29 @@ test('PINs: hashed with a fresh salt, verified only by the right PIN, and only 4
   await assert.rejects(hashPin('1234567890123'), RangeError);
   await assert.rejects(hashPin('12a4'), RangeError);
   assert.equal(await verifyPin(await hashPin('123456789012'), '123456789012'), true);
+});
+
+test('get keeps what it read, an absent item too, and every write or transaction of the store shows through', () => {
+  const { serviceData } = temp.store;
+  assert.equal(serviceData.get('a.example', 'call-settings', '201'), undefined);
+  serviceData.put('a.example', 'call-settings', '201', { dnd: true });
+  assert.deepEqual(serviceData.get('A.example', 'call-settings', '201')?.body, { dnd: true }, 'the absence read before is not kept past a write');
+
+  const behindTheStore = new Database(temp.file);
+  behindTheStore.prepare("UPDATE service_data SET body = '{\"dnd\":false}'").run();
+  behindTheStore.close();
+  assert.deepEqual(serviceData.get('a.example', 'call-settings', '201')?.body, { dnd: true }, 'the second read is the kept one, not a query');
+
+  const read = serviceData.get('a.example', 'call-settings', '201')!;
+  read.body.dnd = 'changed by a caller';
+  assert.deepEqual(serviceData.get('a.example', 'call-settings', '201')?.body, { dnd: true }, 'each caller gets a body of its own');
+
+  assert.throws(() => temp.store.transaction(() => {
+    serviceData.put('a.example', 'call-settings', '201', { dnd: 'rolled back' });
+    assert.deepEqual(serviceData.get('a.example', 'call-settings', '201')?.body, { dnd: 'rolled back' });
+    throw new Error('abort');
+  }), /abort/);
+  assert.deepEqual(serviceData.get('a.example', 'call-settings', '201')?.body, { dnd: false }, 'a rolled-back write is not kept');
+  serviceData.delete('a.example', 'call-settings', '201');
+  assert.equal(serviceData.get('a.example', 'call-settings', '201'), undefined);
 });
