@@ -31,7 +31,7 @@ export class Outbox<Message> {
   /** Posts `message` with the next send, or within maxDelayMs. */
   sendLater(message: Message): void {
     this.waiting.push(message);
-    // a send before it fires leaves it running (cheaper than a timer per message): it then flushes early
+    // one timer for the batch; a send that takes the batch along clears it (flush)
     this.flushTimer ??= this.clock.setTimer(this.maxDelayMs, () => {
       this.flushTimer = undefined;
       this.flush();
@@ -40,16 +40,22 @@ export class Outbox<Message> {
 
   /** Forgets what waits: the other side is gone. */
   clear(): void {
-    if (this.flushTimer !== undefined) this.clock.clearTimer(this.flushTimer);
-    this.flushTimer = undefined;
+    this.stopTimer();
     this.waiting.length = 0;
   }
 
   private flush(): void {
+    // left running, it would wake a sleeping thread for nothing: what matters at a few calls a second
+    this.stopTimer();
     if (this.waiting.length === 0) return;
     const batch = this.waiting.length === 1 ? this.waiting[0]! : [...this.waiting];
     this.waiting.length = 0;
     this.post(batch);
+  }
+
+  private stopTimer(): void {
+    if (this.flushTimer !== undefined) this.clock.clearTimer(this.flushTimer);
+    this.flushTimer = undefined;
   }
 }
 
